@@ -1,0 +1,1 @@
+"""The FastAPI backend: the one public origin of the Chat Now assistant."""

@@ -1,0 +1,1 @@
+"""Identity: users, the bidder numbers they act for, passwords, sessions and MFA."""

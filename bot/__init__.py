@@ -1,0 +1,1 @@
+"""What faces the chat user: the Rasa channel configuration and (later) the widget and relay."""
