@@ -1,5 +1,5 @@
 """Imports every domain's models so that Alembic and the tests see the whole schema."""
 
-from api.auth.models import Bidder, User, user_bidders
+from api.auth.models import Bidder, ConversationBinding, User, UserSession, user_bidders
 
-__all__ = ["Bidder", "User", "user_bidders"]
+__all__ = ["Bidder", "ConversationBinding", "User", "UserSession", "user_bidders"]

@@ -54,3 +54,34 @@ class User(Base):
     @property
     def bidder_numbers(self) -> list[str]:
         return [b.bidder_number for b in self.bidders]
+
+
+class UserSession(Base):
+    """A signed-in session. Only a hash of its token is stored, so sessions can be listed and revoked."""
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_pk: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+    user: Mapped[User] = relationship()
+
+
+class ConversationBinding(Base):
+    """Binds a chat conversation to the session of the user who signed in through the chat client.
+
+    The action server, holding only the service credential and a conversation id, may act for that
+    user while the session is valid, and for no one else.
+    """
+
+    __tablename__ = "conversation_bindings"
+
+    conversation_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    session_pk: Mapped[int] = mapped_column(ForeignKey("user_sessions.id", ondelete="CASCADE"), index=True)
+    bound_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+    session: Mapped[UserSession] = relationship()

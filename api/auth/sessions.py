@@ -1,0 +1,70 @@
+"""Session tokens: created after the second factor, stored hashed, expiring and revocable."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from api.auth.models import ConversationBinding, User, UserSession
+
+SESSION_LIFETIME = dt.timedelta(hours=8)
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _aware(value: dt.datetime) -> dt.datetime:
+    # SQLite gives back naive datetimes; every stored time is UTC.
+    return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+
+
+def create_session(*, db: Session, user: User, lifetime: dt.timedelta = SESSION_LIFETIME) -> tuple[str, UserSession]:
+    """A new session for `user`; the token is returned once and never stored."""
+    token = secrets.token_urlsafe(32)
+    now = _now()
+    row = UserSession(token_hash=hash_token(token), user_pk=user.id, created_at=now, expires_at=now + lifetime)
+    db.add(row)
+    db.commit()
+    return token, row
+
+
+def is_valid(row: UserSession, now: dt.datetime | None = None) -> bool:
+    now = now or _now()
+    return row.revoked_at is None and _aware(row.expires_at) > now
+
+
+def session_for_token(*, db: Session, token: str) -> UserSession | None:
+    row = db.scalar(select(UserSession).where(UserSession.token_hash == hash_token(token)))
+    return row if row is not None and is_valid(row) else None
+
+
+def revoke(*, db: Session, row: UserSession) -> None:
+    row.revoked_at = _now()
+    db.commit()
+
+
+def bind_conversation(*, db: Session, conversation_id: str, session: UserSession) -> None:
+    """Bind (or re-bind) a conversation to a session."""
+    binding = db.get(ConversationBinding, conversation_id)
+    if binding is None:
+        db.add(ConversationBinding(conversation_id=conversation_id, session_pk=session.id, bound_at=_now()))
+    else:
+        binding.session_pk = session.id
+        binding.bound_at = _now()
+    db.commit()
+
+
+def session_for_conversation(*, db: Session, conversation_id: str) -> UserSession | None:
+    binding = db.get(ConversationBinding, conversation_id)
+    if binding is None or not is_valid(binding.session):
+        return None
+    return binding.session
