@@ -15,9 +15,7 @@ class ActionCheckContactCenter(Action):
     def name(self) -> str:
         return "action_check_contact_center"
 
-    def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
-    ) -> list[dict[str, Any]]:
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict[str, Any]]:
         try:
             status = client.contact_center()
         except ApiUnavailable:

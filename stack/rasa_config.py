@@ -65,5 +65,7 @@ def endpoints(settings: Settings) -> dict[str, Any]:
 
 def write_endpoints(settings: Settings, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("# Written by the stack runner from the settings; do not edit.\n" + yaml.safe_dump(endpoints(settings)))
+    path.write_text(
+        "# Written by the stack runner from the settings; do not edit.\n" + yaml.safe_dump(endpoints(settings))
+    )
     return path

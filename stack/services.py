@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -55,9 +56,19 @@ def build_services(settings: Settings, endpoints_file: Path) -> list[Service]:
     return [
         Service(
             name="api",
-            argv=[str(paths.API_VENV / "bin" / "python"), "-m", "uvicorn", "api.main:app",
-                  "--host", settings.api_host, "--port", str(settings.api_port),
-                  "--log-level", settings.log_level, "--no-server-header"],
+            argv=[
+                str(paths.API_VENV / "bin" / "python"),
+                "-m",
+                "uvicorn",
+                "api.main:app",
+                "--host",
+                settings.api_host,
+                "--port",
+                str(settings.api_port),
+                "--log-level",
+                settings.log_level,
+                "--no-server-header",
+            ],
             port=settings.api_port,
             health_url=f"{settings.api_url}/healthz",
             healthy=lambda r: r.status_code == 200,
@@ -65,8 +76,15 @@ def build_services(settings: Settings, endpoints_file: Path) -> list[Service]:
         ),
         Service(
             name="actions",
-            argv=[str(rasa_bin / "python"), "-m", "rasa_sdk", "--actions", "actions",
-                  "--port", str(settings.action_port)],
+            argv=[
+                str(rasa_bin / "python"),
+                "-m",
+                "rasa_sdk",
+                "--actions",
+                "actions",
+                "--port",
+                str(settings.action_port),
+            ],
             port=settings.action_port,
             health_url=f"{settings.action_url}/health",
             healthy=lambda r: r.status_code == 200,
@@ -75,10 +93,23 @@ def build_services(settings: Settings, endpoints_file: Path) -> list[Service]:
         ),
         Service(
             name="rasa",
-            argv=[str(rasa_bin / "rasa"), "run", "--enable-api", "--auth-token", token,
-                  "--interface", "127.0.0.1", "--port", str(settings.rasa_port),
-                  "--credentials", str(paths.CREDENTIALS), "--endpoints", str(endpoints_file),
-                  "--model", str(paths.MODEL_FILE)],
+            argv=[
+                str(rasa_bin / "rasa"),
+                "run",
+                "--enable-api",
+                "--auth-token",
+                token,
+                "--interface",
+                "127.0.0.1",
+                "--port",
+                str(settings.rasa_port),
+                "--credentials",
+                str(paths.CREDENTIALS),
+                "--endpoints",
+                str(endpoints_file),
+                "--model",
+                str(paths.MODEL_FILE),
+            ],
             port=settings.rasa_port,
             health_url=f"{settings.rasa_url}/status?token={token}",
             healthy=lambda r: r.status_code == 200 and bool(r.json().get("model_id")),
@@ -125,8 +156,13 @@ class Supervisor:
         for service in self.services:
             env = os.environ | {"PYTHONUNBUFFERED": "1"} | service.env
             service.process = subprocess.Popen(
-                service.argv, cwd=paths.ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL, start_new_session=True,  # Ctrl-C reaches us, not them
+                service.argv,
+                cwd=paths.ROOT,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,  # Ctrl-C reaches us, not them
             )
             threading.Thread(target=self._pump, args=(service,), daemon=True).start()
 
@@ -165,10 +201,8 @@ class Supervisor:
         """SIGTERM to each process group (Rasa first, the API last), then SIGKILL what is left."""
         for service in reversed(self.services):
             if service.process and service.process.poll() is None:
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.killpg(service.process.pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
         deadline = time.monotonic() + timeout
         for service in reversed(self.services):
             if not service.process:
@@ -176,8 +210,6 @@ class Supervisor:
             try:
                 service.process.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.killpg(service.process.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
                 service.process.wait()

@@ -28,12 +28,30 @@ def train(*, force: bool = False, quiet: bool = False) -> float | None:
         started = time.monotonic()
         import os
 
-        env = os.environ | RASA_ENV | {"RASA_CACHE_DIRECTORY": str(paths.VAR / "rasa-cache"),
-                                       "MPLCONFIGDIR": str(paths.VAR / "mpl")}
+        env = (
+            os.environ
+            | RASA_ENV
+            | {"RASA_CACHE_DIRECTORY": str(paths.VAR / "rasa-cache"), "MPLCONFIGDIR": str(paths.VAR / "mpl")}
+        )
         result = subprocess.run(
-            [str(paths.RASA_VENV / "bin" / "rasa"), "train", "--config", "config.yml", "--domain", "domain.yml",
-             "--data", "data", "--out", str(paths.MODELS), "--fixed-model-name", paths.MODEL_NAME, "--force"],
-            cwd=paths.ROOT, env=env, stdin=subprocess.DEVNULL,
+            [
+                str(paths.RASA_VENV / "bin" / "rasa"),
+                "train",
+                "--config",
+                "config.yml",
+                "--domain",
+                "domain.yml",
+                "--data",
+                "data",
+                "--out",
+                str(paths.MODELS),
+                "--fixed-model-name",
+                paths.MODEL_NAME,
+                "--force",
+            ],
+            cwd=paths.ROOT,
+            env=env,
+            stdin=subprocess.DEVNULL,
         )
         if result.returncode != 0 or not paths.MODEL_FILE.exists():
             raise TrainingFailed(

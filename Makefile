@@ -1,0 +1,51 @@
+# The two commands: `make run` (set up and start everything) and `make test` (set up and test everything).
+# Every target sets up what is missing first; a second run with nothing changed costs seconds.
+SHELL := /bin/bash
+PY := .venv/bin/python
+RASA := .venv-rasa/bin/rasa
+export RASA_TELEMETRY_ENABLED := false
+export SQLALCHEMY_SILENCE_UBER_WARNING := 1
+export TF_CPP_MIN_LOG_LEVEL := 2
+export RASA_CACHE_DIRECTORY := $(CURDIR)/var/rasa-cache
+export MPLCONFIGDIR := $(CURDIR)/var/mpl
+
+.PHONY: run test setup setup-test train lint validate pytest bench bench-stack clean help
+
+help:
+	@echo "make run    - set up and start the API, the action server and Rasa (Ctrl-C stops them)"
+	@echo "make test   - set up and run every test (lint, rasa data validate, pytest incl. browser and conversation tests)"
+	@echo "make train  - train the Rasa model if data/, config.yml or domain.yml changed"
+	@echo "make bench  - run the benchmarks and write bench/results/"
+
+setup:
+	@scripts/setup.sh
+
+setup-test:
+	@scripts/setup.sh --browser
+
+run: setup
+	@$(PY) -m stack run
+
+train: setup
+	@$(PY) -m stack train
+
+lint:
+	$(PY) -m ruff check api stack bench tests actions
+	$(PY) -m ruff format --check api stack bench tests actions
+	$(PY) -m mypy api stack
+
+validate:
+	$(RASA) data validate --fail-on-warnings --domain domain.yml --data data --config config.yml
+
+pytest:
+	$(PY) -m pytest
+
+test: setup-test lint validate
+	@$(PY) -m stack train
+	@$(MAKE) --no-print-directory pytest
+
+bench: setup
+	$(PY) -m bench.stack_bench
+
+clean:
+	rm -rf var/run var/log var/test-results tests/artifacts
