@@ -10,7 +10,8 @@ from __future__ import annotations
 import datetime as dt
 from functools import lru_cache
 from pathlib import Path
-from zoneinfo import ZoneInfo
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -39,8 +40,9 @@ class Settings(BaseSettings):
         "or the same PostgreSQL server as the API.",
     )
     lock_store_url: str | None = Field(
-        None, description="Redis URL for Rasa's lock store (scaled deployments), e.g. redis://127.0.0.1:6379/1. "
-        "Default: Rasa's in-memory lock store (one Rasa server)."
+        None,
+        description="Redis URL for Rasa's lock store (scaled deployments), e.g. redis://127.0.0.1:6379/1. "
+        "Default: Rasa's in-memory lock store (one Rasa server).",
     )
     action_service_token: str | None = Field(
         None, description="Service credential the action server uses to call the API. Generated under var/ if unset."
@@ -52,6 +54,21 @@ class Settings(BaseSettings):
     mfa_enforcement_date: dt.date = Field(
         dt.date(2022, 6, 3), description="From this date a user cannot sign in without an MFA device."
     )
+    notifier: Literal["outbox", "smtp"] = Field(
+        "outbox",
+        description="How one-time codes and account notices are delivered. outbox: every message (text, voice, "
+        "email) is written to the outbox table, readable at /dev/outbox outside production. smtp: emails go to "
+        "the SMTP server below; text and voice still go to the outbox until an SMS/voice provider is plugged in "
+        "(see api/auth/notifier.py).",
+    )
+    smtp_host: str = Field("127.0.0.1", description="SMTP server for emails when NOTIFIER=smtp.")
+    smtp_port: int = Field(1025, description="Port of the SMTP server (1025: a local development server).")
+    smtp_sender: str = Field(
+        "CBP Connexion <no-reply@cbic.example>", description="From address of the emails the API sends."
+    )
+    smtp_starttls: bool = Field(False, description="Upgrade the SMTP connection with STARTTLS before sending.")
+    smtp_username: str | None = Field(None, description="SMTP user name, when the server requires sign-in.")
+    smtp_password: str | None = Field(None, description="SMTP password, when the server requires sign-in.")
     api_host: str = Field("127.0.0.1", description="Interface the API listens on (the one public origin).")
     api_port: int = Field(8000, description="Port of the API, the Chat Now page and the agent console.")
     rasa_port: int = Field(5005, description="Port of the Rasa server (listens on 127.0.0.1 only).")
@@ -61,7 +78,10 @@ class Settings(BaseSettings):
     @field_validator("business_timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
-        ZoneInfo(value)  # raises for an unknown zone
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"'{value}' is not a time zone name such as America/New_York") from exc
         return value
 
     @model_validator(mode="after")
