@@ -1,0 +1,1 @@
+"""Benchmarks. Each writes a markdown report under bench/results/ (see README, Benchmarks)."""
