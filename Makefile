@@ -33,6 +33,7 @@ lint:
 	$(PY) -m ruff check api stack bench tests actions
 	$(PY) -m ruff format --check api stack bench tests actions
 	$(PY) -m mypy api stack
+	$(PY) -m mypy --python-executable .venv-rasa/bin/python --python-version 3.10 actions
 
 validate:
 	$(RASA) data validate --fail-on-warnings --domain domain.yml --data data --config config.yml
