@@ -67,7 +67,11 @@ def live_stack(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> I
     env = stack_env(database_url, tmp_path_factory.mktemp("live-storage"), **ports)
     process = subprocess.Popen(
         [sys.executable, "-m", "stack", "run", "--no-train", "--quiet", "--timeout", "300"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     stack = LiveStack(
         api_url=f"http://127.0.0.1:{ports['api']}",

@@ -70,3 +70,25 @@ def test_rasa_and_actions_listen_on_loopback_only(live_stack):
     ]
     assert {c.laddr.port for c in listening} == ports
     assert all(c.laddr.ip == "127.0.0.1" for c in listening), listening
+
+
+def test_the_tracker_store_keeps_the_conversation_in_the_configured_database(live_stack):
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    from api.config import Settings
+
+    conversation = sender()
+    live_stack.say(conversation, "hello")
+    url = make_url(Settings(database_url=live_stack.env["DATABASE_URL"]).effective_tracker_store_url())
+    if url.get_backend_name() == "postgresql":
+        url = url.set(drivername="postgresql+psycopg")
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        rows = (
+            conn.execute(text("SELECT type_name FROM events WHERE sender_id = :s ORDER BY id"), {"s": conversation})
+            .scalars()
+            .all()
+        )
+    engine.dispose()
+    assert "user" in rows and "bot" in rows

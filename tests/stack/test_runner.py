@@ -48,20 +48,31 @@ def test_fingerprint_notices_a_new_data_file(tmp_path):
 def test_tracker_store_follows_the_database():
     sqlite = Settings(database_url="sqlite:////tmp/x/cbp.db")
     assert rasa_config.tracker_store(sqlite.effective_tracker_store_url()) == {
-        "type": "SQL", "dialect": "sqlite", "db": "/tmp/x/cbp-rasa-tracker.db"
+        "type": "SQL",
+        "dialect": "sqlite",
+        "db": "/tmp/x/cbp-rasa-tracker.db",
     }
     pg = Settings(database_url="postgresql+psycopg://postgres@127.0.0.1:5432/test")
     config = rasa_config.tracker_store(pg.effective_tracker_store_url())
     assert config | {} == {
-        "type": "SQL", "dialect": "postgresql", "url": "127.0.0.1", "port": 5432,
-        "db": "test", "login_db": "test", "username": "postgres",
+        "type": "SQL",
+        "dialect": "postgresql",
+        "url": "127.0.0.1",
+        "port": 5432,
+        "db": "test",
+        "login_db": "test",
+        "username": "postgres",
     }
 
 
 def test_lock_store_is_redis_only_when_asked():
     assert rasa_config.lock_store(None) is None
     assert rasa_config.lock_store("redis://127.0.0.1:6379/2") == {
-        "type": "redis", "url": "127.0.0.1", "port": 6379, "db": 2, "key_prefix": "cbp"
+        "type": "redis",
+        "url": "127.0.0.1",
+        "port": 6379,
+        "db": 2,
+        "key_prefix": "cbp",
     }
 
 
@@ -75,7 +86,11 @@ def test_endpoints_point_rasa_at_the_action_server():
 def run_stack(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "stack", "run", "--no-train", *args],
-        cwd=ROOT, env=os.environ | env, capture_output=True, text=True, timeout=120,
+        cwd=ROOT,
+        env=os.environ | env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
@@ -110,8 +125,12 @@ def test_bad_setting_stops_with_one_sentence(tmp_path):
 
 def test_missing_python_for_rasa_stops_setup_with_one_sentence():
     result = subprocess.run(
-        ["bash", "scripts/setup.sh"], cwd=ROOT, env=os.environ | {"RASA_PYTHON": "/nonexistent/python3.10"},
-        capture_output=True, text=True, timeout=300,
+        ["bash", "scripts/setup.sh"],
+        cwd=ROOT,
+        env=os.environ | {"RASA_PYTHON": "/nonexistent/python3.10"},
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
