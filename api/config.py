@@ -69,6 +69,12 @@ class Settings(BaseSettings):
     smtp_starttls: bool = Field(False, description="Upgrade the SMTP connection with STARTTLS before sending.")
     smtp_username: str | None = Field(None, description="SMTP user name, when the server requires sign-in.")
     smtp_password: str | None = Field(None, description="SMTP password, when the server requires sign-in.")
+    contact_center_always_open: bool = Field(
+        False,
+        description="Tests and demos only: treat the customer service center as open at every hour, so that a "
+        "handoff joins the agents' queue at night, on weekends and on holidays (the browser tests run at any hour). "
+        "Ignored in production. Default off: the real hours (9 a.m. to 5:30 p.m. Eastern, Monday to Friday).",
+    )
     api_host: str = Field("127.0.0.1", description="Interface the API listens on (the one public origin).")
     api_port: int = Field(8000, description="Port of the API, the Chat Now page and the agent console.")
     rasa_port: int = Field(5005, description="Port of the Rasa server (listens on 127.0.0.1 only).")

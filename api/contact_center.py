@@ -113,4 +113,4 @@ def status_at(now: dt.datetime) -> ContactCenterStatus:
 @router.get("/contact-center", response_model=ContactCenterStatus)
 def contact_center_status() -> ContactCenterStatus:
     """The phone number and hours of the customer service center, and whether it is open now."""
-    return status_at(dt.datetime.now(dt.timezone.utc))
+    return status_at(dt.datetime.now(dt.UTC))

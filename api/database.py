@@ -28,8 +28,9 @@ class Base(DeclarativeBase):
 
 def make_engine(url: str) -> Engine:
     """An engine for `url`; SQLite gets foreign keys, WAL and a busy timeout for concurrent writers."""
+    # hide_parameters: SQL logs and error messages never show bound values (password hashes, outbox bodies).
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, hide_parameters=True)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record):  # type: ignore[no-untyped-def]
@@ -40,7 +41,7 @@ def make_engine(url: str) -> Engine:
             cur.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, hide_parameters=True)
 
 
 @lru_cache

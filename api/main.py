@@ -9,6 +9,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from api import contact_center, health
+from api.auth import views as auth_views
+from api.auth.errors import Problem, problem_handler
+from api.chat import views as chat_views
+from api.documents import views as documents_views
+from api.handoff import views as handoff_views
 
 logger = logging.getLogger("api")
 
@@ -22,6 +27,12 @@ def create_app() -> FastAPI:
     )
     app.include_router(health.router)
     app.include_router(contact_center.router)
+    app.include_router(auth_views.router)
+    app.include_router(auth_views.dev_router)
+    app.add_exception_handler(Problem, problem_handler)  # {"detail", "rule"} for every broken rule
+    app.include_router(documents_views.router)
+    app.include_router(chat_views.router)  # chat transport, WebSocket, Chat Now page and widget
+    app.include_router(handoff_views.router)  # handoff, queue, callbacks, ratings, agent console
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:

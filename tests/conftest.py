@@ -128,3 +128,7 @@ def sign_in(db: Session, demo_data: None):  # type: ignore[no-untyped-def]
         return {"Authorization": f"Bearer {token}"}
 
     return _sign_in
+
+
+# One live stack (API, action server, Rasa) per test session, for every directory that needs it.
+from tests.live_stack import live_stack  # noqa: E402, F401

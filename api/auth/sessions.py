@@ -9,13 +9,14 @@ import secrets
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from api.auth import clock
 from api.auth.models import ConversationBinding, User, UserSession
 
 SESSION_LIFETIME = dt.timedelta(hours=8)
 
 
 def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return clock.now()  # the identity code's one clock, which tests can move
 
 
 def hash_token(token: str) -> str:
@@ -24,7 +25,7 @@ def hash_token(token: str) -> str:
 
 def _aware(value: dt.datetime) -> dt.datetime:
     # SQLite gives back naive datetimes; every stored time is UTC.
-    return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
 def create_session(*, db: Session, user: User, lifetime: dt.timedelta = SESSION_LIFETIME) -> tuple[str, UserSession]:

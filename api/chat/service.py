@@ -1,0 +1,688 @@
+"""Conversations and their messages: start, authorize, accept user turns, store bot, agent and system
+messages, count the limits, attach files. Keyword-only, synchronous (run them in a worker thread from
+async code), SQLAlchemy 2.0 style.
+
+Every message is stored (and committed) before anyone is told about it: the caller publishes the
+returned messages with `deliver` afterwards.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import json
+import re
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from api.auth import sessions as auth_sessions
+from api.chat import prechat as prechat_module
+from api.chat.delivery import hub
+from api.chat.errors import ChatError, FieldProblem
+from api.chat.models import ChatFile, ChatMessage, Conversation, ConversationStatus, MessageKind, RelayState, Sender
+from api.chat.relay import BotReply
+from api.chat.schemas import (
+    MAX_FILES_PER_CONVERSATION,
+    MAX_MESSAGE_CHARS,
+    MAX_MESSAGES_PER_MINUTE,
+    ChatFilePublic,
+    ConversationPublic,
+    MessageCreate,
+    MessagePublic,
+)
+from api.documents import service as documents_service
+from api.documents.errors import DocumentError
+from api.documents.storage import FileStorage
+from api.documents.upload_body import RequestBody, is_multipart
+
+CONVERSATIONS_PER_ADDRESS_PER_MINUTE = 30
+RATE_WINDOW = dt.timedelta(seconds=60)
+STALE_RELAY = dt.timedelta(minutes=2)
+"""A turn still `pending` after this long was lost with its process; a resend may relay it again."""
+BUTTON_LOOKBACK = 50
+"""A button payload is accepted when one of the last this-many bot messages offered it."""
+START_TURN = "/greet"
+"""What the relay sends Rasa when a chat starts, so that the assistant speaks first."""
+
+SECURE_INPUT_OUTCOMES = ("verified", "failed", "locked", "expired")
+COMMAND = re.compile(r"^/(?P<name>[a-z_]+)(?P<args>\{.*\})?$", re.DOTALL)
+COMMAND_NOTES = {
+    "signed_in": "You signed in.",
+    "sign_in_cancelled": "Sign-in cancelled.",
+    "file_cancelled": "File attachment cancelled.",
+    "secure_input_done:verified": "Code verified.",
+    "secure_input_done:failed": "The code was not accepted.",
+    "secure_input_done:locked": "Too many wrong codes: code entry is locked for now.",
+    "secure_input_done:expired": "The code expired.",
+}
+RELAY_FAILED = (
+    "The assistant could not be reached, so your message was saved but not answered yet. Select Try again in a moment."
+)
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _aware(value: dt.datetime) -> dt.datetime:
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+# --- conversations ------------------------------------------------------------------------------------
+
+
+def not_found() -> ChatError:
+    return ChatError(
+        404,
+        "conversation_not_found",
+        "No chat matches this id and client token; start a new chat from the Chat Now button.",
+    )
+
+
+def create_conversation(*, db: Session, prechat: dict[str, Any], address: str) -> tuple[Conversation, str]:
+    """Check the pre-chat answers and start a conversation; the client token is returned once, never stored."""
+    normalized, errors = prechat_module.validate_answers(prechat)
+    if errors:
+        first = errors[0].message
+        detail = (
+            first if len(errors) == 1 else f"{len(errors)} pre-chat answers need a fix, starting with this one: {first}"
+        )
+        raise ChatError(
+            422, "prechat_invalid", detail, errors=[FieldProblem(field=e.field, message=e.message) for e in errors]
+        )
+    now = _now()
+    recent = db.scalar(
+        select(func.count())
+        .select_from(Conversation)
+        .where(Conversation.created_from == address[:64], Conversation.created_at > now - RATE_WINDOW)
+    )
+    if (recent or 0) >= CONVERSATIONS_PER_ADDRESS_PER_MINUTE:
+        raise ChatError(
+            429,
+            "too_many_conversations",
+            "Too many chats were started from your network in the last minute; wait a minute and start again.",
+            headers={"Retry-After": "60"},
+        )
+    token = secrets.token_urlsafe(32)
+    conversation = Conversation(
+        id=secrets.token_urlsafe(24),
+        client_token_hash=hash_token(token),
+        status=ConversationStatus.bot,
+        prechat=normalized,
+        last_seq=0,
+        created_from=address[:64],
+        created_at=now,
+        updated_at=now,
+    )
+    db.add(conversation)
+    db.flush()
+    append_message(
+        db=db,
+        conversation_id=conversation.id,
+        sender=Sender.system,
+        kind=MessageKind.event,
+        text="Chat started.",
+        data={"event": "chat_started"},
+        commit=False,
+    )
+    db.commit()
+    db.refresh(conversation)
+    return conversation, token
+
+
+def authorize(*, db: Session, conversation_id: str, client_token: str | None) -> Conversation:
+    """The conversation, when `client_token` is its own; the same 404 for an unknown id and a wrong token."""
+    if not client_token:
+        raise ChatError(
+            401,
+            "chat_token_required",
+            "Send the chat's client token in the X-Chat-Token header; it was given when the chat started.",
+        )
+    conversation = db.get(Conversation, conversation_id)
+    if conversation is None or not hmac.compare_digest(conversation.client_token_hash, hash_token(client_token)):
+        raise not_found()
+    return conversation
+
+
+def is_signed_in(*, db: Session, conversation_id: str) -> bool:
+    """Whether the conversation is bound to a valid session of a signed-in user (the identity API decides)."""
+    return auth_sessions.session_for_conversation(db=db, conversation_id=conversation_id) is not None
+
+
+def conversation_state(*, db: Session, conversation_id: str) -> ConversationPublic:
+    """The public state of a conversation by id (for callers that hold no session of their own)."""
+    conversation = db.get(Conversation, conversation_id)
+    if conversation is None:
+        raise not_found()
+    return conversation_public(db=db, conversation=conversation)
+
+
+def conversation_public(*, db: Session, conversation: Conversation) -> ConversationPublic:
+    db.refresh(conversation)
+    return ConversationPublic(
+        conversation_id=conversation.id,
+        status=conversation.status,
+        signed_in=is_signed_in(db=db, conversation_id=conversation.id),
+        last_seq=conversation.last_seq,
+        prechat=conversation.prechat,
+        created_at=_aware(conversation.created_at),
+    )
+
+
+# --- messages -----------------------------------------------------------------------------------------
+
+
+def message_public(message: ChatMessage) -> MessagePublic:
+    return MessagePublic(
+        seq=message.seq,
+        sender=message.sender,
+        kind=message.kind,
+        text=message.text,
+        data=message.data or None,
+        client_message_id=message.client_message_id,
+        created_at=_aware(message.created_at),
+    )
+
+
+def append_message(
+    *,
+    db: Session,
+    conversation_id: str,
+    sender: Sender,
+    kind: MessageKind,
+    text: str,
+    data: dict[str, Any] | None = None,
+    client_message_id: str | None = None,
+    relay_text: str | None = None,
+    relay_state: RelayState | None = None,
+    commit: bool = True,
+) -> ChatMessage:
+    """Store a message with the conversation's next sequence number (atomic: the row lock serializes writers)."""
+    now = _now()
+    seq = db.execute(
+        update(Conversation)
+        .where(Conversation.id == conversation_id)
+        .values(last_seq=Conversation.last_seq + 1, updated_at=now)
+        .returning(Conversation.last_seq)
+        .execution_options(synchronize_session=False)
+    ).scalar_one()
+    message = ChatMessage(
+        conversation_id=conversation_id,
+        seq=seq,
+        sender=sender,
+        kind=kind,
+        text=text,
+        data=data or None,
+        client_message_id=client_message_id,
+        relay_text=relay_text,
+        relay_state=relay_state,
+        created_at=now,
+    )
+    db.add(message)
+    if commit:
+        db.commit()
+    else:
+        db.flush()
+    return message
+
+
+def messages_after(*, db: Session, conversation_id: str, after: int, limit: int = 200) -> list[ChatMessage]:
+    """The conversation's messages with a sequence number above `after`, oldest first."""
+    return list(
+        db.scalars(
+            select(ChatMessage)
+            .where(ChatMessage.conversation_id == conversation_id, ChatMessage.seq > after)
+            .order_by(ChatMessage.seq)
+            .limit(limit)
+        )
+    )
+
+
+def last_seq(*, db: Session, conversation_id: str) -> int:
+    return db.scalar(select(Conversation.last_seq).where(Conversation.id == conversation_id)) or 0
+
+
+@dataclass
+class AcceptedTurn:
+    message: ChatMessage
+    duplicate: bool
+    relay: bool  # the caller relays it to Rasa now
+
+
+def _by_client_id(db: Session, conversation_id: str, client_message_id: str) -> ChatMessage | None:
+    return db.scalar(
+        select(ChatMessage).where(
+            ChatMessage.conversation_id == conversation_id, ChatMessage.client_message_id == client_message_id
+        )
+    )
+
+
+def _claim_retry(db: Session, message: ChatMessage) -> bool:
+    """Take a failed (or long-stuck) turn for relaying again; only one resend wins the claim."""
+    stale = _now() - STALE_RELAY
+    claimed = db.execute(
+        update(ChatMessage)
+        .where(
+            ChatMessage.id == message.id,
+            (ChatMessage.relay_state == RelayState.failed)
+            | ((ChatMessage.relay_state == RelayState.pending) & (ChatMessage.created_at < stale)),
+        )
+        .values(relay_state=RelayState.pending)
+        .execution_options(synchronize_session=False)
+    ).rowcount  # type: ignore[attr-defined]
+    db.commit()
+    return claimed == 1
+
+
+def _check_rate(db: Session, conversation_id: str) -> None:
+    since = _now() - RATE_WINDOW
+    times = list(
+        db.scalars(
+            select(ChatMessage.created_at)
+            .where(
+                ChatMessage.conversation_id == conversation_id,
+                ChatMessage.sender == Sender.user,
+                ChatMessage.created_at > since,
+            )
+            .order_by(ChatMessage.created_at)
+        )
+    )
+    if len(times) >= MAX_MESSAGES_PER_MINUTE:
+        wait = max(1, int((_aware(times[0]) + RATE_WINDOW - _now()).total_seconds()) + 1)
+        raise ChatError(
+            429,
+            "too_many_messages",
+            f"You can send at most {MAX_MESSAGES_PER_MINUTE} messages a minute; wait {wait} seconds and send it again.",
+            headers={"Retry-After": str(wait)},
+        )
+
+
+def _offered_button(db: Session, conversation_id: str, payload: str) -> dict[str, str] | None:
+    recent = db.scalars(
+        select(ChatMessage.data)
+        .where(ChatMessage.conversation_id == conversation_id, ChatMessage.sender == Sender.bot)
+        .order_by(ChatMessage.seq.desc())
+        .limit(BUTTON_LOOKBACK)
+    )
+    for data in recent:
+        for button in (data or {}).get("buttons", []):
+            if button.get("payload") == payload:
+                return button
+    return None
+
+
+def _command_not_allowed() -> ChatError:
+    return ChatError(
+        422,
+        "command_not_allowed",
+        "This payload is not one of the assistant's buttons or a Chat Now command; type your message instead.",
+    )
+
+
+def _interpret_command(
+    db: Session, conversation: Conversation, name: str, args: dict[str, Any] | None
+) -> tuple[str, str, dict[str, Any]]:
+    """(note shown in the transcript, text relayed to Rasa, data) for a widget command, after checking it."""
+    cid = conversation.id
+    if name in ("signed_in", "sign_in_cancelled", "file_cancelled") and args is None:
+        if name == "signed_in" and not is_signed_in(db=db, conversation_id=cid):
+            raise ChatError(
+                409,
+                "chat_not_signed_in",
+                "This chat is not signed in yet; finish signing in with the chat's sign-in panel first.",
+            )
+        return COMMAND_NOTES[name], f"/{name}", {"command": name}
+    if name == "secure_input_done" and args is not None and set(args) == {"outcome"}:
+        outcome = args["outcome"]
+        if outcome in SECURE_INPUT_OUTCOMES:
+            relay = "/secure_input_done" + json.dumps({"outcome": outcome})
+            return COMMAND_NOTES[f"{name}:{outcome}"], relay, {"command": name, "outcome": outcome}
+    if name == "file_staged" and args is not None and set(args) == {"staged_file_id"}:
+        staged_id = args["staged_file_id"]
+        attached = (
+            db.scalar(select(ChatFile).where(ChatFile.conversation_id == cid, ChatFile.staged_file_id == staged_id))
+            if isinstance(staged_id, str)
+            else None
+        )
+        if attached is None:
+            raise ChatError(
+                422,
+                "staged_file_unknown",
+                "That file was not attached to this chat; attach it again with the paperclip button.",
+            )
+        relay = "/file_staged" + json.dumps({"staged_file_id": staged_id})
+        note = f"File attached: {attached.file_name}."
+        return note, relay, {"command": name, "staged_file_id": staged_id, "file_name": attached.file_name}
+    raise _command_not_allowed()
+
+
+def _interpret(db: Session, conversation: Conversation, data: MessageCreate) -> tuple[MessageKind, str, str, dict]:
+    """(kind, text to show, text to relay, data) for a user turn; raises when it breaks a rule."""
+    if data.payload is not None:
+        payload = data.payload.strip()
+        match = COMMAND.match(payload)
+        if match and match["name"] in (
+            "signed_in",
+            "sign_in_cancelled",
+            "file_cancelled",
+            "secure_input_done",
+            "file_staged",
+        ):
+            args: dict[str, Any] | None = None
+            if match["args"]:
+                try:
+                    parsed = json.loads(match["args"])
+                except ValueError:
+                    raise _command_not_allowed() from None
+                if not isinstance(parsed, dict):
+                    raise _command_not_allowed()
+                args = parsed
+            note, relay, extra = _interpret_command(db, conversation, match["name"], args)
+            return MessageKind.note, note, relay, extra
+        button = _offered_button(db, conversation.id, payload)
+        if button is None:
+            raise _command_not_allowed()
+        return MessageKind.text, button["title"], payload, {"button_payload": payload}
+    text = data.text.strip()
+    if len(text) > MAX_MESSAGE_CHARS:
+        raise ChatError(
+            422,
+            "message_too_long",
+            f"Messages can be at most {MAX_MESSAGE_CHARS:,} characters and this one has {len(text):,}; "
+            "shorten it or send it in two parts.",
+        )
+    # Typed text never becomes a Rasa intent (`/signed_in`...): only checked payloads above do.
+    relay = text.lstrip("/").strip()
+    if not relay:
+        raise ChatError(422, "message_empty", "The message is empty; type something before sending.")
+    return MessageKind.text, text, relay, {}
+
+
+def accept_user_turn(*, db: Session, conversation: Conversation, data: MessageCreate) -> AcceptedTurn:
+    """Store a user turn once (a resend of the same client_message_id returns the stored one)."""
+    existing = _by_client_id(db, conversation.id, data.client_message_id)
+    if existing is not None:
+        return AcceptedTurn(existing, duplicate=True, relay=_claim_retry(db, existing))
+    db.refresh(conversation)
+    if conversation.status is ConversationStatus.closed:
+        raise ChatError(409, "conversation_closed", "This chat has ended; start a new chat to continue.")
+    kind, text, relay_text, extra = _interpret(db, conversation, data)
+    _check_rate(db, conversation.id)
+    state = RelayState.pending if conversation.status is ConversationStatus.bot else RelayState.held
+    try:
+        message = append_message(
+            db=db,
+            conversation_id=conversation.id,
+            sender=Sender.user,
+            kind=kind,
+            text=text,
+            data=extra,
+            client_message_id=data.client_message_id,
+            relay_text=relay_text,
+            relay_state=state,
+        )
+    except IntegrityError:  # the same message arrived twice at once: the other one stored it
+        db.rollback()
+        existing = _by_client_id(db, conversation.id, data.client_message_id)
+        if existing is None:
+            raise
+        return AcceptedTurn(existing, duplicate=True, relay=False)
+    return AcceptedTurn(message, duplicate=False, relay=state is RelayState.pending)
+
+
+@dataclass
+class RelayJob:
+    conversation_id: str
+    text: str
+    metadata: dict[str, Any]
+    message_id: int | None
+    client_message_id: str | None
+
+
+def relay_job(*, db: Session, conversation_id: str, message_id: int | None) -> RelayJob | None:
+    """What to send Rasa for a stored turn (or the start of the chat), or None when the bot is not answering."""
+    conversation = db.get(Conversation, conversation_id)
+    if conversation is None:
+        return None
+    message = db.get(ChatMessage, message_id) if message_id is not None else None
+    if conversation.status is not ConversationStatus.bot:
+        if message is not None:
+            message.relay_state = RelayState.held
+            db.commit()
+        return None
+    metadata = {"prechat": conversation.prechat, "signed_in": is_signed_in(db=db, conversation_id=conversation_id)}
+    if message is None:
+        return RelayJob(conversation_id, START_TURN, metadata, None, None)
+    return RelayJob(
+        conversation_id, message.relay_text or message.text, metadata, message.id, message.client_message_id
+    )
+
+
+def complete_relay(*, db: Session, job: RelayJob, replies: list[BotReply]) -> list[ChatMessage]:
+    """Store the bot's replies and mark the turn answered, in one transaction."""
+    stored = [
+        append_message(
+            db=db,
+            conversation_id=job.conversation_id,
+            sender=Sender.bot,
+            kind=MessageKind.text,
+            text=reply.text,
+            data=reply.data,
+            commit=False,
+        )
+        for reply in replies
+    ]
+    if job.message_id is not None:
+        db.execute(
+            update(ChatMessage)
+            .where(ChatMessage.id == job.message_id)
+            .values(relay_state=RelayState.done)
+            .execution_options(synchronize_session=False)
+        )
+    db.commit()
+    return stored
+
+
+def fail_relay(*, db: Session, job: RelayJob) -> ChatMessage:
+    """Keep the turn (as `failed`, so a resend relays it again) and tell the client to retry."""
+    if job.message_id is not None:
+        db.execute(
+            update(ChatMessage)
+            .where(ChatMessage.id == job.message_id)
+            .values(relay_state=RelayState.failed)
+            .execution_options(synchronize_session=False)
+        )
+    data: dict[str, Any] = {"event": "relay_failed", "code": "retry"}
+    if job.client_message_id:
+        data["retry_client_message_id"] = job.client_message_id
+    text = (
+        RELAY_FAILED
+        if job.message_id is not None
+        else ("The assistant could not be reached just now; type your question and it will answer when it is back.")
+    )
+    return append_message(
+        db=db, conversation_id=job.conversation_id, sender=Sender.system, kind=MessageKind.event, text=text, data=data
+    )
+
+
+def deliver(conversation_id: str, messages: list[ChatMessage]) -> None:
+    """Publish stored messages to the conversation's open connections."""
+    for message in messages:
+        hub.publish(conversation_id, {"type": "message", "message": message_public(message).model_dump(mode="json")})
+
+
+# --- status and agents: the hooks of the handoff (issue 6) -----------------------------------------------
+
+
+def set_status(
+    *, db: Session, conversation_id: str, status: ConversationStatus, note: str, data: dict[str, Any] | None = None
+) -> ChatMessage:
+    """Change who answers the chat and store a marker saying so (e.g. "An agent joined the chat.").
+
+    While the status is not `bot`, user turns are stored but not relayed to Rasa.
+    """
+    values: dict[str, Any] = {"status": status}
+    if status is ConversationStatus.closed:
+        values["closed_at"] = _now()
+    db.execute(
+        update(Conversation)
+        .where(Conversation.id == conversation_id)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    message = append_message(
+        db=db,
+        conversation_id=conversation_id,
+        sender=Sender.system,
+        kind=MessageKind.event,
+        text=note,
+        data={"event": "status", "status": status.value, **(data or {})},
+    )
+    deliver(conversation_id, [message])
+    hub.publish(conversation_id, {"type": "status", "status": status.value})
+    return message
+
+
+def post_agent_message(*, db: Session, conversation_id: str, agent_name: str, text: str) -> ChatMessage:
+    """Store and deliver a message an agent typed."""
+    message = append_message(
+        db=db,
+        conversation_id=conversation_id,
+        sender=Sender.agent,
+        kind=MessageKind.text,
+        text=text[:MAX_MESSAGE_CHARS],
+        data={"agent_name": agent_name[:100]},
+    )
+    deliver(conversation_id, [message])
+    return message
+
+
+def close_conversation(*, db: Session, conversation: Conversation) -> ChatMessage | None:
+    """End the chat at the supplier's request (idempotent)."""
+    db.refresh(conversation)
+    if conversation.status is ConversationStatus.closed:
+        return None
+    return set_status(
+        db=db, conversation_id=conversation.id, status=ConversationStatus.closed, note="You ended the chat."
+    )
+
+
+# --- files --------------------------------------------------------------------------------------------
+
+
+def file_public(*, db: Session, row: ChatFile, message: str) -> ChatFilePublic:
+    used = db.scalar(select(func.count()).select_from(ChatFile).where(ChatFile.conversation_id == row.conversation_id))
+    return ChatFilePublic(
+        staged_file_id=row.staged_file_id,
+        file_name=row.file_name,
+        size_bytes=row.size_bytes,
+        pages=row.pages,
+        files_left=max(0, MAX_FILES_PER_CONVERSATION - (used or 0)),
+        message=message,
+    )
+
+
+def attached_file(*, db: Session, conversation_id: str, idempotency_key: str) -> ChatFile | None:
+    return db.scalar(
+        select(ChatFile).where(ChatFile.conversation_id == conversation_id, ChatFile.idempotency_key == idempotency_key)
+    )
+
+
+def check_file_allowance(*, db: Session, conversation: Conversation) -> None:
+    """Refuse before reading the body when the chat has taken all the files it may."""
+    db.refresh(conversation)
+    if conversation.status is ConversationStatus.closed:
+        raise ChatError(409, "conversation_closed", "This chat has ended; start a new chat to attach a file.")
+    used = db.scalar(select(func.count()).select_from(ChatFile).where(ChatFile.conversation_id == conversation.id))
+    if (used or 0) >= MAX_FILES_PER_CONVERSATION:
+        raise ChatError(
+            409,
+            "too_many_files",
+            f"A chat can take at most {MAX_FILES_PER_CONVERSATION} files and this one has; "
+            "upload more in Connexion or start a new chat.",
+        )
+
+
+def record_file(
+    *,
+    db: Session,
+    conversation_id: str,
+    idempotency_key: str,
+    staged_file_id: str,
+    file_name: str,
+    size_bytes: int,
+    pages: int,
+) -> tuple[ChatFile, bool]:
+    """(row, created): remember a staged file under its key; a concurrent twin keeps the first one."""
+    row = ChatFile(
+        conversation_id=conversation_id,
+        idempotency_key=idempotency_key,
+        staged_file_id=staged_file_id,
+        file_name=file_name,
+        size_bytes=size_bytes,
+        pages=pages,
+        created_at=_now(),
+    )
+    db.add(row)
+    try:
+        db.commit()
+    except IntegrityError:
+        db.rollback()
+        first = attached_file(db=db, conversation_id=conversation_id, idempotency_key=idempotency_key)
+        if first is None:
+            raise
+        return first, False
+    return row, True
+
+
+def attach_file(
+    *, db: Session, storage: FileStorage, conversation: Conversation, body: RequestBody, idempotency_key: str
+) -> tuple[ChatFilePublic, bool]:
+    """(file, replayed): stage a PDF for the signed-in user of the chat with the documents API, once per key.
+
+    A retry with the same Idempotency-Key (say after the connection dropped) returns the first result
+    instead of staging the file twice. The documents API checks the file (PDF, under 50 MB, no password).
+    """
+    first = attached_file(db=db, conversation_id=conversation.id, idempotency_key=idempotency_key)
+    if first is not None:
+        return file_public(db=db, row=first, message=f"{first.file_name} was already attached."), True
+    check_file_allowance(db=db, conversation=conversation)
+    session = auth_sessions.session_for_conversation(db=db, conversation_id=conversation.id)
+    if session is None:
+        raise ChatError(
+            409,
+            "chat_not_signed_in",
+            "Sign in through the chat before attaching a file, so that it is kept for your account.",
+        )
+    if not is_multipart(body.content_type):
+        raise ChatError(
+            415, "unsupported_media_type", "Send the file as multipart/form-data with the PDF in the field 'file'."
+        )
+    user = session.user
+    try:
+        staged = documents_service.stage_file(db=db, storage=storage, user=user, body=body)
+    except DocumentError as exc:
+        raise ChatError(exc.status_code, exc.rule, exc.detail) from exc
+    row, created = record_file(
+        db=db,
+        conversation_id=conversation.id,
+        idempotency_key=idempotency_key,
+        staged_file_id=staged.staged_file_id,
+        file_name=staged.file_name,
+        size_bytes=staged.size_bytes,
+        pages=staged.page_count,
+    )
+    if not created:  # a twin request with the same key won the race: keep its file only
+        documents_service.discard_staged_file(db=db, storage=storage, staged=staged)
+        return file_public(db=db, row=row, message=f"{row.file_name} was already attached."), True
+    return file_public(db=db, row=row, message=documents_service.staged_public(staged).message), False

@@ -1,0 +1,114 @@
+"""A live stack (API, action server, Rasa) started by the real stack runner on free ports.
+
+The `live_stack` fixture is registered once, in tests/conftest.py, so that every directory that needs
+it (tests/stack, tests/browser, tests/api/chat) shares one stack per test session.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+MODEL = ROOT / "var" / "models" / "cbp-assistant.tar.gz"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class LiveStack:
+    api_url: str
+    rasa_url: str
+    action_url: str
+    rasa_token: str
+    service_token: str
+    env: dict[str, str]
+    process: subprocess.Popen[str]
+    output: list[str] = field(default_factory=list)
+
+    def say(self, sender: str, message: str, metadata: dict | None = None) -> list[dict]:
+        body: dict = {"sender": sender, "message": message}
+        if metadata:
+            body["metadata"] = metadata
+        response = httpx.post(f"{self.rasa_url}/webhooks/rest/webhook", json=body, timeout=30)
+        response.raise_for_status()
+        return response.json()
+
+
+def stack_env(database_url: str, storage: Path, **ports: int) -> dict[str, str]:
+    return os.environ | {
+        "DATABASE_URL": database_url,
+        "STORAGE_DIR": str(storage),
+        "API_PORT": str(ports["api"]),
+        "RASA_PORT": str(ports["rasa"]),
+        "ACTION_PORT": str(ports["action"]),
+        "ACTION_SERVICE_TOKEN": "live-stack-service-token",
+        "RASA_AUTH_TOKEN": "live-stack-rasa-token",
+        "ENVIRONMENT": "test",
+    }
+
+
+@pytest.fixture(scope="session")
+def live_stack(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveStack]:
+    if not MODEL.exists():
+        pytest.fail("No trained model: run `make test` (it trains first) or `make train`.")
+    ports = {"api": free_port(), "rasa": free_port(), "action": free_port()}
+    env = stack_env(database_url, tmp_path_factory.mktemp("live-storage"), **ports)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "stack", "run", "--no-train", "--quiet", "--timeout", "300"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    stack = LiveStack(
+        api_url=f"http://127.0.0.1:{ports['api']}",
+        rasa_url=f"http://127.0.0.1:{ports['rasa']}",
+        action_url=f"http://127.0.0.1:{ports['action']}",
+        rasa_token=env["RASA_AUTH_TOKEN"],
+        service_token=env["ACTION_SERVICE_TOKEN"],
+        env=env,
+        process=process,
+    )
+    ready = threading.Event()
+
+    def pump() -> None:
+        assert process.stdout
+        for line in process.stdout:
+            stack.output.append(line.rstrip())
+            if "[stack] ready in" in line:
+                ready.set()
+
+    threading.Thread(target=pump, daemon=True).start()
+    deadline = time.monotonic() + 360
+    while not ready.wait(0.5):
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail("The stack did not start:\n" + "\n".join(stack.output[-40:]))
+    yield stack
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT)  # what Ctrl-C does in `make run`
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+    with httpx.Client(timeout=1) as client:
+        for url in (f"{stack.api_url}/healthz", f"{stack.action_url}/health"):
+            with pytest.raises(httpx.HTTPError):
+                client.get(url)
