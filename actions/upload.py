@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+from abc import ABC, abstractmethod
 from typing import Any, Dict, List, Optional, Tuple
 
 from rasa_sdk import Action, FormValidationAction, Tracker
@@ -263,15 +264,19 @@ class ValidateUploadForm(FormValidationAction):
         return {"certification_user_id": user_id}
 
 
-class AskFormQuestion(Action):
+class AskFormQuestion(Action, ABC):
     """Asks one question of a form (`utter_ask_current_question`), with the buttons the API offers.
 
     A help rule may have asked the question already in this turn (rules must name every response the
     bot says); then it is not asked twice.
     """
 
-    slot = ""
     default_choices: Optional[str] = None
+
+    @property
+    @abstractmethod
+    def slot(self) -> str:
+        """The slot this action asks for."""
 
     def name(self) -> str:
         return f"action_ask_{self.slot}"

@@ -6,6 +6,9 @@ import datetime as dt
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+STAGED_FILE_ID_PATTERN = r"^[A-Za-z0-9_-]+$"
+CONFIRMATION_NUMBER_PATTERN = r"^CBP-[0-9A-Z]{4}-[0-9A-Z]{4}$"
+
 RECEIPT_ONLY = (
     "The upload history confirms that a document was received; it does not confirm that the document "
     "is accurate or complete."
@@ -38,11 +41,21 @@ class UploadFields(BaseModel):
     def _empty_is_none(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
 
+    @field_validator("bid_cycle", "bidder_number", "document_type", "description", "cba", "certification_user_id")
+    @classmethod
+    def _no_control_characters(cls, value: str | None) -> str | None:
+        # (The nickname has its own, more precise rule.) NUL and friends never reach the database.
+        if value is not None and any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+            raise ValueError("control characters")
+        return value
+
 
 class StagedUploadRequest(UploadFields):
     """An upload of a file staged before (`POST /api/v1/documents/staged`), sent as JSON."""
 
-    staged_file_id: str = Field(min_length=1, max_length=64, description="The reference returned by staging.")
+    staged_file_id: str = Field(
+        min_length=1, max_length=64, pattern=STAGED_FILE_ID_PATTERN, description="The reference returned by staging."
+    )
 
 
 class UploadPublic(BaseModel):

@@ -30,6 +30,8 @@ from api.documents import reference_data, validation
 from api.documents.errors import DocumentError, error
 from api.documents.models import Cba, DocumentUpload, StagedFile
 from api.documents.schemas import (
+    CONFIRMATION_NUMBER_PATTERN,
+    STAGED_FILE_ID_PATTERN,
     BidCyclePublic,
     BidderPublic,
     CbaPublic,
@@ -291,6 +293,8 @@ def upload_staged_file(
 
 def get_upload(*, db: Session, user: User, confirmation_number: str) -> DocumentUpload | None:
     """One of the user's own uploads, by confirmation number."""
+    if not re.fullmatch(CONFIRMATION_NUMBER_PATTERN, confirmation_number.strip().upper()):
+        return None  # cannot exist; and odd bytes (NUL) never reach the database
     return db.scalar(
         _upload_query().where(
             DocumentUpload.user_pk == user.id,
@@ -409,6 +413,8 @@ def staged_not_found() -> DocumentError:
 
 def get_staged_file(*, db: Session, user: User, staged_file_id: str) -> StagedFile | None:
     """A staged file of this user that has not expired."""
+    if not re.fullmatch(STAGED_FILE_ID_PATTERN, staged_file_id) or len(staged_file_id) > 64:
+        return None
     return db.scalar(
         select(StagedFile).where(
             StagedFile.staged_file_id == staged_file_id,

@@ -89,6 +89,10 @@ def _field_error(exc: ValidationError) -> DocumentError:
         return error(422, "field_too_long", f"{label} may have at most {limit} characters; {hint}.", field=name)
     if kind == "string_too_short":
         return error(422, "field_required", f"{label} is required; {hint}.", field=name)
+    if kind == "string_pattern_mismatch":
+        return error(422, "field_invalid", f"{label} is not one this service gives out; {hint}.", field=name)
+    if kind == "value_error":
+        return error(422, "field_invalid", f"{label} must not contain control characters; {hint}.", field=name)
     return error(422, "field_invalid", f"{label} must be text; {hint}.", field=name)
 
 

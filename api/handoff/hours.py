@@ -20,6 +20,11 @@ def now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+def utc_now(at: dt.datetime | None = None) -> dt.datetime:
+    """`at` (default: `now()`) in UTC: every time is stored in UTC (SQLite keeps no offset)."""
+    return (at or now()).astimezone(dt.UTC)
+
+
 def aware(value: dt.datetime) -> dt.datetime:
     """`value` with its time zone; SQLite gives back naive datetimes and every stored time is UTC."""
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
@@ -27,7 +32,7 @@ def aware(value: dt.datetime) -> dt.datetime:
 
 @dataclass(frozen=True)
 class CenterHours:
-    """Whether the center is open at a moment, and if not, when it opens next."""
+    """Whether the center is open at a moment, and if not, when it opens next (in UTC, as stored)."""
 
     open_now: bool
     opens_at: dt.datetime | None
@@ -44,4 +49,5 @@ def center_hours(at: dt.datetime) -> CenterHours:
     if always_open() or contact_center.is_open(at):
         return CenterHours(open_now=True, opens_at=None, opens_at_text=None)
     opening = contact_center.next_opening(at)
-    return CenterHours(open_now=False, opens_at=opening, opens_at_text=contact_center.describe_opening(opening, at))
+    text = contact_center.describe_opening(opening, at)
+    return CenterHours(open_now=False, opens_at=opening.astimezone(dt.UTC), opens_at_text=text)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, StringConstraints
 
 from api.chat.schemas import MessagePublic
 from api.contact_center import PHONE
@@ -27,11 +27,21 @@ Note = Annotated[str, Field(max_length=20_000, description=f"At most {MAX_NOTE_C
 # --- the bot's handoff (service credential) ------------------------------------------------------------------
 
 
+REASON_ALIASES = {"requested": HandoffReason.asked_for_person, "out_of_scope": HandoffReason.not_allowed_topic}
+"""Older names the bot may still send, read as the contract's reasons."""
+
+
+def _reason(value: object) -> object:
+    return REASON_ALIASES.get(value, value) if isinstance(value, str) else value
+
+
 class HandoffCreate(BaseModel):
     """The bot asks for a person: why, about what, and optionally more detail (never a secret)."""
 
-    reason: HandoffReason
-    topic: Text200 = Field("", description="A topic code (`uploading_documents`...) or free text.")
+    reason: Annotated[HandoffReason, BeforeValidator(_reason)]
+    topic: Annotated[Text200 | None, AfterValidator(lambda v: v or "")] = Field(
+        "", description="A topic code (`uploading_documents`...) or free text; empty: the pre-chat topic."
+    )
     detail: Annotated[str, StringConstraints(strip_whitespace=True, max_length=1_000)] | None = None
 
 

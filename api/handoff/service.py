@@ -25,7 +25,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import Select, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -35,7 +35,7 @@ from api.auth.models import Role, User, UserSession
 from api.chat import prechat as prechat_module
 from api.chat import service as chat_service
 from api.chat.delivery import hub
-from api.chat.models import ChatMessage, Conversation, ConversationStatus
+from api.chat.models import ChatMessage, Conversation, ConversationStatus, Sender
 from api.chat.schemas import MAX_MESSAGE_CHARS, MessagePublic
 from api.config import get_settings
 from api.contact_center import PHONE, describe_opening
@@ -129,21 +129,24 @@ def _clean_text(value: str, *, limit: int, rule: str, what: str) -> str:
 TOKEN_LIKE = re.compile(r"(?<![A-Za-z0-9_-])[A-Za-z0-9_-]{32,}(?![A-Za-z0-9_-])")
 BASE32_KEY = re.compile(r"(?<![A-Z2-7])[A-Z2-7]{16,}(?![A-Z2-7])")
 CODE_ONLY = re.compile(r"^\s*\d{3}[\s-]?\d{3}\s*$")
+CODE_IN_TEXT = re.compile(r"(?<![\d-])(?:\d{6}|\d{3} \d{3})(?![\d -])")
 HIDDEN_CODE = "[hidden: a 6-digit number, which may be a one-time code]"
 HIDDEN_SECRET = "[hidden: looks like a key or token]"  # noqa: S105  (a label, not a secret)
 
 
-def redact(text: str) -> str:
-    """What an agent may read of something the supplier typed: a message that is only a 6-digit number (a
-    one-time code typed in the wrong box) and anything shaped like a token or authenticator key are hidden."""
-    if CODE_ONLY.match(text):
+def redact(text: str, *, typed: bool = True) -> str:
+    """What an agent may read of a message: anything shaped like a token or an authenticator key is hidden,
+    and in what a person typed (or the bot's detail) so is a 6-digit number, which may be a one-time code
+    typed in the wrong box. Bidder numbers reach the agent from the pre-chat form and the account instead."""
+    if typed and CODE_ONLY.match(text):
         return HIDDEN_CODE
-    return BASE32_KEY.sub(HIDDEN_SECRET, TOKEN_LIKE.sub(HIDDEN_SECRET, text))
+    text = BASE32_KEY.sub(HIDDEN_SECRET, TOKEN_LIKE.sub(HIDDEN_SECRET, text))
+    return CODE_IN_TEXT.sub("[hidden code]", text) if typed else text
 
 
 def _redact_value(value: Any) -> Any:
     if isinstance(value, str):
-        return redact(value)
+        return redact(value, typed=False)
     if isinstance(value, dict):
         return {k: _redact_value(v) for k, v in value.items()}
     if isinstance(value, list):
@@ -154,7 +157,8 @@ def _redact_value(value: Any) -> Any:
 def agent_view(message: ChatMessage) -> MessagePublic:
     """A message as the agent console shows it (redacted)."""
     public = chat_service.message_public(message)
-    return public.model_copy(update={"text": redact(public.text), "data": _redact_value(public.data)})
+    typed = public.sender is not Sender.system  # the bot may echo what the supplier typed
+    return public.model_copy(update={"text": redact(public.text, typed=typed), "data": _redact_value(public.data)})
 
 
 def _agent_public(user: User | None) -> AgentPublic | None:
@@ -181,9 +185,14 @@ def _supplier_name(handoff: Handoff) -> str:
     return name or (handoff.user.user_id if handoff.user else "Supplier")
 
 
+def _fresh(statement: Select[Any]) -> Select[Any]:
+    """The rows as the database has them now (conditional UPDATEs bypass the session's identity map)."""
+    return statement.execution_options(populate_existing=True)
+
+
 def _latest_handoff(db: Session, conversation_id: str) -> Handoff | None:
     return db.scalar(
-        select(Handoff).where(Handoff.conversation_id == conversation_id).order_by(Handoff.id.desc()).limit(1)
+        _fresh(select(Handoff).where(Handoff.conversation_id == conversation_id).order_by(Handoff.id.desc()).limit(1))
     )
 
 
@@ -199,10 +208,12 @@ def _queued(db: Session) -> list[Handoff]:
     """Waiting chats, oldest first (a chat sent back to the queue keeps its place)."""
     return list(
         db.scalars(
-            select(Handoff)
-            .join(Conversation, Conversation.id == Handoff.conversation_id)
-            .where(Handoff.state == HandoffState.queued, Conversation.status == ConversationStatus.queued)
-            .order_by(Handoff.waiting_since, Handoff.id)
+            _fresh(
+                select(Handoff)
+                .join(Conversation, Conversation.id == Handoff.conversation_id)
+                .where(Handoff.state == HandoffState.queued, Conversation.status == ConversationStatus.queued)
+                .order_by(Handoff.waiting_since, Handoff.id)
+            )
         )
     )
 
@@ -306,7 +317,7 @@ def request_handoff(
     *, db: Session, conversation_id: str, data: HandoffCreate, now: dt.datetime | None = None
 ) -> HandoffAnswer:
     """Hand a conversation to a person: the queue while the center is open, else when it opens and a callback."""
-    now = now or hours.now()
+    now = hours.utc_now(now)
     conversation = _conversation_or_404(db, conversation_id)
     current = _latest_handoff(db, conversation_id)
     if conversation.status is ConversationStatus.closed:
@@ -422,12 +433,12 @@ def _callback_public(callback: CallbackRequest, *, now: dt.datetime, message: st
 
 
 def _rating_of(db: Session, handoff_id: int) -> SatisfactionRating | None:
-    return db.scalar(select(SatisfactionRating).where(SatisfactionRating.handoff_id == handoff_id))
+    return db.scalar(_fresh(select(SatisfactionRating).where(SatisfactionRating.handoff_id == handoff_id)))
 
 
 def queue_status(*, db: Session, conversation: Conversation, now: dt.datetime | None = None) -> QueueStatus:
     """Where the supplier's request for a person stands (the widget reads it on every load)."""
-    now = now or hours.now()
+    now = hours.utc_now(now)
     db.refresh(conversation)
     status = conversation.status
     handoff = _latest_handoff(db, conversation.id)
@@ -451,7 +462,7 @@ def queue_status(*, db: Session, conversation: Conversation, now: dt.datetime | 
             state="with_agent", agent_name=name, message=f"You're chatting with {name} from customer service.", **base
         )
     if handoff.state is HandoffState.after_hours:
-        callback = db.scalar(select(CallbackRequest).where(CallbackRequest.handoff_id == handoff.id))
+        callback = db.scalar(_fresh(select(CallbackRequest).where(CallbackRequest.handoff_id == handoff.id)))
         opens_at = hours.aware(handoff.opens_at) if handoff.opens_at else None
         opens_text = (
             describe_opening(opens_at.astimezone(get_settings().tz), now) if opens_at and opens_at > now else None
@@ -485,7 +496,7 @@ def queue_status(*, db: Session, conversation: Conversation, now: dt.datetime | 
 
 def leave_queue(*, db: Session, conversation: Conversation, now: dt.datetime | None = None) -> QueueStatus:
     """The supplier leaves the queue: the assistant answers again (a system message says so)."""
-    now = now or hours.now()
+    now = hours.utc_now(now)
     handoff = _latest_handoff(db, conversation.id)
     db.commit()
     moved = handoff is not None and chat_bridge.try_status(
@@ -525,7 +536,7 @@ def request_callback(
     *, db: Session, conversation: Conversation, data: CallbackCreate, now: dt.datetime | None = None
 ) -> tuple[CallbackPublic, bool]:
     """(callback, created): store a callback request for the next open day (a second request updates it)."""
-    now = now or hours.now()
+    now = hours.utc_now(now)
     phone = prechat_module.normalize_us_phone(data.phone.strip()) if data.phone.strip() else None
     if phone is None:
         raise HandoffError(
@@ -548,7 +559,7 @@ def request_callback(
             "ask for a person in the chat.",
         )
     available = hours.aware(handoff.opens_at) if handoff.opens_at else hours.center_hours(now).opens_at or now
-    callback = db.scalar(select(CallbackRequest).where(CallbackRequest.handoff_id == handoff.id))
+    callback = db.scalar(_fresh(select(CallbackRequest).where(CallbackRequest.handoff_id == handoff.id)))
     created = callback is None
     if callback is None:
         callback = CallbackRequest(
@@ -571,7 +582,7 @@ def request_callback(
         db.flush()
     except IntegrityError:  # the same request arrived twice at once: the first one is kept
         db.rollback()
-        callback = db.scalar(select(CallbackRequest).where(CallbackRequest.handoff_id == handoff.id))
+        callback = db.scalar(_fresh(select(CallbackRequest).where(CallbackRequest.handoff_id == handoff.id)))
         assert callback is not None
         return _callback_public(callback, now=now), False
     public = _callback_public(callback, now=now)
@@ -625,7 +636,7 @@ def rate(*, db: Session, conversation: Conversation, data: RatingCreate) -> Rati
             agent_pk=handoff.agent_pk,
             rating=data.rating,
             comment=comment,
-            created_at=hours.now(),
+            created_at=hours.utc_now(),
         )
     )
     try:
@@ -648,7 +659,7 @@ def rate(*, db: Session, conversation: Conversation, data: RatingCreate) -> Rati
 
 def start_over(*, db: Session, conversation: Conversation, now: dt.datetime | None = None) -> QueueStatus:
     """After an agent closed the chat, the supplier goes back to the assistant in the same chat."""
-    now = now or hours.now()
+    now = hours.utc_now(now)
     db.refresh(conversation)
     handoff = _latest_handoff(db, conversation.id)
     if conversation.status is ConversationStatus.bot:
@@ -813,7 +824,7 @@ def _callback_item(callback: CallbackRequest, now: dt.datetime) -> QueueItem:
 
 def agent_queue(*, db: Session, now: dt.datetime | None = None) -> QueuePublic:
     """Waiting chats and callback requests, oldest first, with how long each has waited."""
-    now = now or hours.now()
+    now = hours.utc_now(now)
     _mark_abandoned(db, now)
     chats = [_chat_item(h, i, now) for i, h in enumerate(_queued(db), start=1)]
     callbacks = [
@@ -843,7 +854,7 @@ def handoff_detail(*, db: Session, handoff_id: int) -> HandoffDetail:
     if handoff.user is not None:
         rows, total = documents_service.list_uploads(db=db, user=handoff.user, page_size=UPLOAD_HISTORY_ROWS)
         history = [documents_service.to_public(r) for r in rows]
-    callback = db.scalar(select(CallbackRequest).where(CallbackRequest.handoff_id == handoff.id))
+    callback = db.scalar(_fresh(select(CallbackRequest).where(CallbackRequest.handoff_id == handoff.id)))
     rating = _rating_of(db, handoff.id)
     return HandoffDetail(
         handoff_id=handoff.id,
@@ -906,7 +917,7 @@ def _claim_refused(db: Session, handoff: Handoff) -> HandoffError:
 
 def claim(*, db: Session, agent: User, handoff_id: int, now: dt.datetime | None = None) -> HandoffDetail:
     """Take a waiting chat. Exactly one of several agents claiming at once wins; the others get a 409."""
-    now = now or hours.now()
+    now = hours.utc_now(now)
     handoff = _handoff_or_404(db, handoff_id)
     if handoff.state is not HandoffState.queued:
         raise _claim_refused(db, handoff)
@@ -978,7 +989,7 @@ def transfer(
     *, db: Session, agent: User, handoff_id: int, data: TransferCreate, now: dt.datetime | None = None
 ) -> HandoffDetail:
     """Give the chat to another agent, or back to the queue (where it keeps its place)."""
-    now = now or hours.now()
+    now = hours.utc_now(now)
     handoff = _own_active(db, agent, handoff_id)
     note = data.note.strip()
     if len(note) > MAX_NOTE_CHARS:
@@ -1073,7 +1084,7 @@ def close(
     *, db: Session, agent: User, handoff_id: int, disposition: str, now: dt.datetime | None = None
 ) -> HandoffDetail:
     """Close the chat with a disposition note; the supplier is asked for a rating and may start over."""
-    now = now or hours.now()
+    now = hours.utc_now(now)
     handoff = _own_active(db, agent, handoff_id)
     note = _clean_text(disposition, limit=MAX_NOTE_CHARS, rule="text_required", what="disposition note")
     db.commit()
@@ -1143,7 +1154,7 @@ def _callback_or_404(db: Session, callback_id: int) -> CallbackRequest:
 
 def claim_callback(*, db: Session, agent: User, callback_id: int, now: dt.datetime | None = None) -> HandoffDetail:
     """Take a waiting callback request (to call the supplier); one agent only."""
-    now = now or hours.now()
+    now = hours.utc_now(now)
     callback = _callback_or_404(db, callback_id)
     db.commit()
     taken = db.execute(
@@ -1171,7 +1182,7 @@ def complete_callback(*, db: Session, agent: User, callback_id: int, disposition
             409, "callback_not_yours", "Claim this callback request before recording the call; it is not yours now."
         )
     callback.state = CallbackState.done
-    callback.done_at = hours.now()
+    callback.done_at = hours.utc_now()
     callback.disposition = note
     db.commit()
     events.queue_changed()
@@ -1191,7 +1202,7 @@ def canned_replies() -> list[CannedReply]:
 
 def supervisor_stats(*, db: Session, now: dt.datetime | None = None) -> SupervisorStats:
     """Queue length, longest wait, chats per agent, and satisfaction averages by day (with a chart)."""
-    now = now or hours.now()
+    now = hours.utc_now(now)
     tz = get_settings().tz
     queue = agent_queue(db=db, now=now)
     today = now.astimezone(tz).date()

@@ -369,7 +369,7 @@
       this.launcher.addEventListener("click", () => this.open({ focus: true }));
 
       this.status_ = h("div", { class: "sr-only", role: "status", "aria-live": "polite", "aria-atomic": "true" });
-      this.title = h("h2", { id: "cbp-chat-title" }, "Chat Now");
+      this.heading = h("h2", { id: "cbp-chat-title" }, "Chat Now");
       this.menuButton = h(
         "button",
         { type: "button", "aria-expanded": "false", "aria-controls": "cbp-chat-menu", hidden: true, onclick: () => this.toggleMenu() },
@@ -385,7 +385,7 @@
       this.panel = h(
         "section",
         { class: "panel", id: "cbp-chat-panel", role: "dialog", "aria-modal": "false", "aria-labelledby": "cbp-chat-title", hidden: true },
-        h("div", { class: "head" }, this.title, this.menuButton, this.closeButton),
+        h("div", { class: "head" }, this.heading, this.menuButton, this.closeButton),
         this.menu,
         this.body,
       );
@@ -477,7 +477,7 @@
 
     async showPrechat(notice) {
       this.menuButton.hidden = true;
-      this.title.textContent = "Chat Now";
+      this.heading.textContent = "Chat Now";
       if (!this.config) {
         const result = await api("/chat/prechat").catch(() => null);
         if (!result || !result.ok) {
@@ -489,7 +489,7 @@
         this.config = result.data;
       }
       const config = this.config;
-      this.title.textContent = config.title;
+      this.heading.textContent = config.title;
       this.summary = h("div", { class: "summary", id: "cbp-prechat-summary", tabindex: "-1", hidden: true });
       this.form = h("form", { class: "prechat", novalidate: true, "aria-labelledby": "cbp-chat-title" });
       this.form.append(this.summary);
@@ -659,7 +659,7 @@
 
     showChat() {
       this.menuButton.hidden = false;
-      this.title.textContent = (this.config && this.config.title) || "DMEPOS CBP Web Chat";
+      this.heading.textContent = (this.config && this.config.title) || "DMEPOS CBP Web Chat";
       this.rendered.clear();
       this.pending.clear();
       this.customMessages.clear();

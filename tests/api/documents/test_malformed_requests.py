@@ -84,3 +84,26 @@ def test_the_openapi_document_declares_the_bodies_and_the_error_shape(client):
     assert "52,428,800" in upload["description"]
     for path in ("/api/v1/documents/options", "/api/v1/cbas", "/api/v1/documents/staged"):
         assert path in spec["paths"]
+
+
+@pytest.mark.parametrize(
+    ("fields", "rule"),
+    [
+        ({"staged_file_id": "abc\u0000def"}, "field_invalid"),
+        ({"staged_file_id": "abc", "bidder_number": "123\u000045"}, "field_invalid"),
+        ({"staged_file_id": "abc", "nickname": "nick\u0000name"}, "nickname_invalid_characters"),
+    ],
+)
+def test_nul_bytes_are_refused_before_they_reach_the_database(client, supplier, fields, rule):
+    # PostgreSQL refuses NUL in text: without this rule these would be database errors.
+    response = client.post(UPLOADS, headers=supplier.headers, json={**supplier.fields(), **fields})
+
+    assert response.status_code == 422, response.text
+    assert response.json()["rule"] == rule
+
+
+def test_a_nul_byte_in_a_history_filter_is_just_not_a_bidder_number(client, supplier):
+    response = client.get(UPLOADS, headers=supplier.headers, params={"bidder_number": "1\u00002"})
+
+    assert response.status_code == 403
+    assert response.json()["rule"] == "bidder_not_yours"
