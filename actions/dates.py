@@ -18,6 +18,20 @@ _MONTHS = [
 ]  # fmt: skip
 
 
+_WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+
+
+def _weekday(text: str, today: dt.date) -> Optional[dt.date]:
+    """"Friday" or "on Friday": the latest Friday up to today; "last Friday": the latest before today."""
+    found = re.fullmatch(r"(last |on |this past )?(" + "|".join(_WEEKDAYS) + r")", text)
+    if not found:
+        return None
+    back = (today.weekday() - _WEEKDAYS.index(found.group(2))) % 7
+    if back == 0 and found.group(1) in ("last ", "this past "):
+        back = 7
+    return today - dt.timedelta(days=back)
+
+
 def _number(word: str) -> Optional[int]:
     return int(word) if word.isdigit() else _NUMBERS.get(word)
 
@@ -79,9 +93,12 @@ def date_range(phrase: Optional[str], today: dt.date) -> Optional[DateRange]:
         year = today.year if number <= today.month else today.year - 1
         first, last = _month_bounds(year, number)
         return first, min(last, today)
+    weekday = _weekday(text, today)
+    if weekday:
+        return weekday, weekday
     since = re.fullmatch(r"(?:since|from|after) (.+)", text)
     if since:
-        start = _parse_day(since.group(1), today)
+        start = _weekday(f"last {since.group(1)}", today) or _parse_day(since.group(1), today)
         return (start, today) if start and start <= today else None
     single = _parse_day(re.sub(r"^on ", "", text), today)
     if single is None or single > today:

@@ -11,17 +11,20 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.api_client import ApiUnavailable, client
-from actions.common import latest_intent, leave_form
+from actions.common import leave_form
 
 logger = logging.getLogger(__name__)
 
-# Every hand-over rule says why first (data/rules/handoff.yml); that response names the reason.
+# Every hand-over rule says why first (data/rules/handoff.yml); that response names the reason
+# (the reasons of api/handoff: HandoffReason).
 REASON_OF_RESPONSE = {
-    "utter_handoff_requested": "requested",
+    "utter_handoff_requested": "asked_for_person",
     "utter_handoff_not_understood": "not_understood",
-    "utter_out_of_scope": "out_of_scope",
+    "utter_out_of_scope": "not_allowed_topic",
     "utter_account_locked": "account_locked",
 }
+# The task -> the pre-chat topic code the agents see (bot/widget/prechat.json); none: the pre-chat topic.
+TOPIC_OF_TASK = {"upload": "uploading_documents", "history": "upload_history", "mfa": "sign_in_mfa"}
 STATES = {"queued", "with_agent", "closed_hours"}
 
 
@@ -34,8 +37,8 @@ def handoff_reason(tracker: Tracker) -> str:
             reason = REASON_OF_RESPONSE.get((event.get("metadata") or {}).get("utter_action"))
             if reason:
                 break
-    reason = reason or "requested"
-    if reason == "requested" and tracker.get_slot("upload_outcome") == "refused_again":
+    reason = reason or "asked_for_person"
+    if reason == "asked_for_person" and tracker.get_slot("upload_outcome") == "refused_again":
         return "task_failed"
     return reason
 
@@ -43,8 +46,10 @@ def handoff_reason(tracker: Tracker) -> str:
 class ActionHandoff(Action):
     """POST /api/v1/chat/conversations/{id}/handoff with the reason and topic; sets `handoff_state`.
 
-    Without the hand-over service (not there yet, or failing) the state is `unavailable`: the supplier
-    gets the phone number and hours, and the widget the `closed_hours` payload (a callback form).
+    `queued` (with the position and wait), `closed_hours` (the center is closed: the widget offers a
+    callback), `with_agent` (already handed over). When the hand-over cannot be made (the API is down, or
+    the conversation is not a Chat Now chat) the state is `unavailable`: the supplier gets the phone
+    number and hours, and the widget the `closed_hours` payload.
     """
 
     def name(self) -> str:
@@ -52,17 +57,24 @@ class ActionHandoff(Action):
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
         reason = handoff_reason(tracker)
-        topic = tracker.get_slot("task") or latest_intent(tracker)
+        topic = TOPIC_OF_TASK.get(tracker.get_slot("task") or "", "")
         try:
             answer = client.request_handoff(tracker.sender_id, reason=reason, topic=topic)
         except ApiUnavailable as exc:
             logger.warning("Hand-over not answered: %s", exc)
-            state = "unavailable"
-        else:
-            state = answer.body.get("state") if answer.ok else "unavailable"
-            if answer.ok and state not in STATES:
-                state = "queued"
-            if not answer.ok:
-                logger.info("Hand-over refused (%s %s): %s", answer.status, answer.rule, answer.detail)
-        # The chat leaves any form: a person takes it from here.
-        return [SlotSet("handoff_state", state), *leave_form(tracker)]
+            return [SlotSet("handoff_state", "unavailable"), *leave_form(tracker)]
+        events: List[EventType] = leave_form(tracker)  # a person takes it from here
+        if answer.rule == "already_with_agent":
+            return [SlotSet("handoff_state", "with_agent"), *events]
+        if not answer.ok:
+            logger.info("Hand-over refused (%s %s): %s", answer.status, answer.rule, answer.detail)
+            return [SlotSet("handoff_state", "unavailable"), *events]
+        state = answer.body.get("state")
+        position = answer.body.get("position")
+        wait = answer.body.get("estimated_wait_minutes")
+        return [
+            SlotSet("handoff_state", state if state in STATES else "queued"),
+            SlotSet("handoff_position", str(position) if position else "1"),
+            SlotSet("handoff_wait_minutes", str(wait) if wait else "a few"),
+            *events,
+        ]

@@ -70,10 +70,13 @@ def all_texts() -> dict[str, str]:
 
 def test_grading_is_offline_and_sensible():
     assert grade("Your file must be a PDF. It must be under 50 MB.") <= 4
-    assert grade(
-        "Notwithstanding the aforementioned considerations, documentation substantiating organizational "
-        "creditworthiness necessitates comprehensive verification procedures."
-    ) > 16
+    assert (
+        grade(
+            "Notwithstanding the aforementioned considerations, documentation substantiating organizational "
+            "creditworthiness necessitates comprehensive verification procedures."
+        )
+        > 16
+    )
 
 
 def test_readable_form_splits_lists_and_neutralises_placeholders():

@@ -1219,6 +1219,13 @@ def unlock_account(*, db: Session, agent: User, user_id: str, address: str) -> A
     user = _user_or_404(db=db, user_id=user_id)
     was_locked = user.locked_at is not None
     throttle.unlock(db=db, user=user)
+    # Set-ups stopped by the lock are over; the user starts a new one.
+    db.execute(
+        update(MfaEnrollment)
+        .where(MfaEnrollment.user_pk == user.id, MfaEnrollment.status == EnrollmentStatus.locked)
+        .values(status=EnrollmentStatus.expired, updated_at=clock.now())
+        .execution_options(synchronize_session=False)
+    )
     audit.record(db=db, event="account_unlocked", user=user, client_address=address, detail=f"by {agent.user_id}")
     db.commit()
     return _account_public(user, "The account is unlocked." if was_locked else "The account was not locked.")

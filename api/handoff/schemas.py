@@ -135,6 +135,14 @@ class SupplierPublic(BaseModel):
     organizations: list[str]
 
 
+class PrechatAnswer(BaseModel):
+    """A pre-chat answer as the agent reads it: the question's label, the answer (phone formatted, topic named)."""
+
+    name: str
+    label: str
+    value: str
+
+
 class QueueItem(BaseModel):
     """A waiting chat or callback request, as the queue shows it."""
 
@@ -150,6 +158,7 @@ class QueueItem(BaseModel):
     topic: str
     topic_label: str
     prechat: dict[str, str | None]
+    prechat_answers: list[PrechatAnswer]
     supplier: SupplierPublic | None
     online: bool = Field(False, description="The supplier's chat window is connected now (chats only).")
     phone: str | None = Field(None, description="The number to call (callbacks only).")
@@ -205,6 +214,7 @@ class HandoffDetail(BaseModel):
     topic_label: str
     detail: str | None
     prechat: dict[str, str | None]
+    prechat_answers: list[PrechatAnswer]
     supplier: SupplierPublic | None
     requested_at: dt.datetime
     waiting_since: dt.datetime

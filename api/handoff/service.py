@@ -66,6 +66,7 @@ from api.handoff.schemas import (
     HandoffCreate,
     HandoffDetail,
     HandoffSummary,
+    PrechatAnswer,
     QueueItem,
     QueuePublic,
     QueueStatus,
@@ -112,6 +113,20 @@ def topic_label(topic: str) -> str:
     if re.fullmatch(r"[a-z0-9_]+", topic or ""):
         return topic.replace("_", " ").capitalize()
     return topic or "Not given"
+
+
+def prechat_answers(prechat: dict[str, Any] | None) -> list[PrechatAnswer]:
+    """The pre-chat answers in the form's order, labelled as the supplier saw them."""
+    answers = []
+    for field in prechat_module.load_config().fields:
+        value = (prechat or {}).get(field.name)
+        if not value:
+            continue
+        if field.rule == "us_phone":
+            value = format_phone(value)
+        value = next((o.label for o in field.options if o.value == value), value)
+        answers.append(PrechatAnswer(name=field.name, label=field.label, value=str(value)))
+    return answers
 
 
 def _clean_text(value: str, *, limit: int, rule: str, what: str) -> str:
@@ -796,6 +811,7 @@ def _chat_item(handoff: Handoff, position: int, now: dt.datetime) -> QueueItem:
         topic=handoff.topic,
         topic_label=topic_label(handoff.topic),
         prechat=handoff.prechat or {},
+        prechat_answers=prechat_answers(handoff.prechat),
         supplier=_supplier(handoff),
         online=hub.subscriber_count(handoff.conversation_id) > 0,
     )
@@ -815,6 +831,7 @@ def _callback_item(callback: CallbackRequest, now: dt.datetime) -> QueueItem:
         topic=handoff.topic,
         topic_label=topic_label(handoff.topic),
         prechat=handoff.prechat or {},
+        prechat_answers=prechat_answers(handoff.prechat),
         supplier=_supplier(handoff),
         phone=format_phone(callback.phone),
         best_time=callback.best_time,
@@ -867,6 +884,7 @@ def handoff_detail(*, db: Session, handoff_id: int) -> HandoffDetail:
         topic_label=topic_label(handoff.topic),
         detail=redact(handoff.detail) if handoff.detail else None,
         prechat=handoff.prechat or {},
+        prechat_answers=prechat_answers(handoff.prechat),
         supplier=_supplier(handoff),
         requested_at=hours.aware(handoff.requested_at),
         waiting_since=hours.aware(handoff.waiting_since),

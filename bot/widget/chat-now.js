@@ -692,7 +692,7 @@
         }
       });
       this.secureInput = h("input", { id: "cbp-chat-secure", type: "password", autocomplete: "one-time-code", inputmode: "numeric", maxlength: "12", hidden: true });
-      this.secureLabel = h("label", { for: "cbp-chat-secure", class: "secure-label", hidden: true }, "One-time code");
+      this.secureLabel = h("label", { for: "cbp-chat-secure", class: "secure-label", hidden: true }, "Secure one-time code");
       this.sendButton = h("button", { type: "submit", class: "primary" }, "Send");
       this.secureCancel = h("button", { type: "button", class: "secondary", hidden: true, onclick: () => this.leaveSecureMode({ outcome: null }) }, "Cancel");
       this.secureNote = h("p", { class: "secure-note", id: "cbp-secure-note", hidden: true }, "Secure entry: the code goes to the sign-in service, not into the chat.");
@@ -758,7 +758,7 @@
           this.onTurnError(frame);
           break;
         case "typing":
-          this.showTyping(!!frame.on);
+          this.showTyping(!!frame.on, frame.sender);
           break;
         case "status":
           this.setStatus(frame.status, {});
@@ -768,11 +768,13 @@
       }
     }
 
-    showTyping(on) {
+    showTyping(on, sender) {
       if (!this.typing) return;
       const was = !this.typing.hidden;
+      const who = sender === "agent" ? "The agent is typing" : "The assistant is typing";
+      this.typing.firstChild.textContent = who;
       this.typing.hidden = !on;
-      if (on && !was) this.announce("The assistant is typing.");
+      if (on && !was) this.announce(`${who}.`);
     }
 
     setStatus(status, { quiet }) {
@@ -1050,7 +1052,7 @@
       this.secureInput.setAttribute("aria-describedby", "cbp-secure-note");
       this.secureCancel.hidden = false;
       this.sendButton.textContent = "Verify code";
-      this.clip.disabled = true;
+      this.clip.hidden = true;
       this.announce("Enter the one-time code in the secure field. It goes to the sign-in service, not into the chat.");
       this.focusComposer();
     }
@@ -1066,7 +1068,7 @@
       this.inputLabel.hidden = false;
       this.sendButton.textContent = "Send";
       this.sendButton.disabled = false;
-      this.clip.disabled = false;
+      this.clip.hidden = false;
       if (outcome) this.sendCommand(`/secure_input_done${JSON.stringify({ outcome })}`);
       this.focusComposer();
     }

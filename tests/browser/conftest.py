@@ -42,7 +42,9 @@ TOPIC = "Uploading documents"
 @pytest.fixture(scope="session")
 def playwright_instance() -> Iterator[Playwright]:
     if not Path(CHROMIUM).exists():
-        pytest.fail("Chromium is missing: run `make test` (it installs Debian's chromium) or `apt-get install chromium`.")
+        pytest.fail(
+            "Chromium is missing: run `make test` (it installs Debian's chromium) or `apt-get install chromium`."
+        )
     with sync_playwright() as instance:
         yield instance
 
@@ -108,7 +110,7 @@ class Widget:
         expect(self.panel).to_be_visible()
 
     def field(self, label: str):  # type: ignore[no-untyped-def]
-        return self.panel.get_by_label(label, exact=True)
+        return self.panel.get_by_label(label)  # the label text ends with the red asterisk
 
     def fill_prechat(self, **overrides: str) -> None:
         values = {**PRECHAT, **{k.replace("_", " ").capitalize(): v for k, v in overrides.items()}}
@@ -148,3 +150,37 @@ class Widget:
 def widget(page: Page) -> Widget:
     page.goto("/")
     return Widget(page)
+
+
+@pytest.fixture
+def supplier_session(db, demo_data) -> str:  # type: ignore[no-untyped-def]
+    """The session token of a new supplier who signed in (password and a second factor) a moment ago,
+    as the portal's page would hold it; the widget finds it in sessionStorage."""
+    import datetime as dt
+    import uuid
+
+    from sqlalchemy import select
+
+    from api.auth.models import Bidder, User
+    from api.auth.sessions import create_session
+
+    tag = uuid.uuid4().hex[:8]
+    user = User(
+        user_id=f"browser.{tag}",
+        first_name="Robin",
+        last_name="Browser",
+        email=f"{tag}@supplier.example",
+        password_hash="not-used",
+    )
+    user.bidders = [db.scalar(select(Bidder).where(Bidder.bidder_number == "24680"))]
+    db.add(user)
+    db.commit()
+    token, row = create_session(db=db, user=user)
+    row.second_factor_at = dt.datetime.now(dt.UTC)  # a second factor just now: devices may be added
+    db.commit()
+    return token
+
+
+def hold_session(page: Page, token: str) -> None:
+    """Put the portal's session where the widget looks for it."""
+    page.evaluate("token => sessionStorage.setItem('cbp.sessionToken', JSON.stringify(token))", token)

@@ -18,6 +18,13 @@ MODEL = ROOT / "var" / "models" / "cbp-assistant.tar.gz"
 REPORTS = ROOT / "var" / "reports"
 DOCS = ROOT / "docs" / "nlu"
 
+# The files the knowledge side writes (FAQ and conversation intents); data/nlu/tasks.yml is the task side's.
+KNOWLEDGE_FILES = [
+    *sorted((DATA / "nlu").glob("faq_*.yml")),
+    DATA / "nlu" / "basics.yml",
+    DATA / "nlu" / "out_of_scope.yml",
+]
+
 # [text](entity) or [text]{"entity": ..., "value": ...}
 ANNOTATION = re.compile(r"\[(?P<text>[^\]]+)\](?:\((?P<entity>[^)]+)\)|\{(?P<json>[^}]+)\})")
 

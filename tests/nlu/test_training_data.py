@@ -9,6 +9,7 @@ import pytest
 
 from tests.nlu.nludata import (
     DATA,
+    KNOWLEDGE_FILES,
     ROOT,
     by_intent,
     domain,
@@ -20,8 +21,6 @@ from tests.nlu.nludata import (
     training_examples,
 )
 
-# Intents the knowledge side writes examples for (data/nlu/faq_*.yml, basics.yml, out_of_scope.yml).
-KNOWLEDGE_FILES = [*sorted((DATA / "nlu").glob("faq_*.yml")), DATA / "nlu" / "basics.yml", DATA / "nlu" / "out_of_scope.yml"]
 MIN_EXAMPLES = 30
 ENTITIES = {"bidder_number", "document_type", "document_description", "cba", "mfa_device", "date_phrase"}
 
@@ -59,9 +58,7 @@ def test_every_faq_intent_has_its_answer_rule_and_domain_entry():
     assert len(intents) == 39
     answers = {name.removeprefix("utter_") for name in responses() if name.startswith("utter_faq_")}
     assert answers == set(intents), "each faq_<key> intent needs exactly one utter_faq_<key> response"
-    ruled = {
-        (rule["steps"][0]["intent"], rule["steps"][-1]["action"]) for rule in rules(DATA / "rules" / "faq.yml")
-    }
+    ruled = {(rule["steps"][0]["intent"], rule["steps"][-1]["action"]) for rule in rules(DATA / "rules" / "faq.yml")}
     assert {intent for intent, _ in ruled} == set(intents)
     assert all(action == f"utter_{intent}" for intent, action in ruled if action.startswith("utter_faq_"))
     assert set(intents) <= set(domain()["intents"])

@@ -171,3 +171,40 @@ def test_failures_from_one_address_are_throttled_across_user_ids(client):
             )
         )
     assert count >= 10
+
+
+def test_a_lock_during_a_device_set_up_is_what_the_bot_reads(client, make_account, clock, sign_in):
+    import uuid
+
+    from api.auth.models import FailureCounter
+    from tests.api.auth.helpers import service_headers
+
+    account = make_account()
+    chat = uuid.uuid4().hex
+    token = client.post(
+        "/api/v1/auth/sign-in",
+        json={"user_id": account.user_id, "password": account.password, "conversation_id": chat},
+    ).json()["sign_in_token"]
+    enrollment = client.post("/api/v1/auth/mfa/enrollments", json={"kind": "email"}, headers=bearer(token)).json()
+    real = code_in(latest_message(account.email, purpose="enrollment_code").body)
+    with fresh_db() as db:  # 99 consecutive failures so far (the 100-step walk is tested above)
+        long_ago = clock.now() - dt.timedelta(minutes=16)  # past any delay
+        db.add(FailureCounter(scope="account", key=f"user:{account.pk}", failures=99, last_failure_at=long_ago))
+        db.commit()
+    locked = client.post(
+        f"/api/v1/auth/mfa/enrollments/{enrollment['enrollment_id']}/verify",
+        json={"code": _wrong_code(real)},
+        headers=bearer(token),
+    )
+    assert locked.status_code == 423
+    state = client.get("/api/v1/me/mfa-setup", headers=service_headers(chat)).json()
+    assert state["status"] == "locked"
+    assert "877-577-5331" in state["message"]
+    assert client.get("/api/v1/me/mfa-setup", headers=bearer(token)).status_code == 423
+
+    assert (
+        client.post(f"/api/v1/agent/users/{account.user_id}/unlock", headers=sign_in("demo.agent")).status_code == 200
+    )
+    after = client.get("/api/v1/me/mfa-setup", headers=service_headers(chat)).json()
+    assert after["status"] == "expired"
+    assert "Start the set-up again" in after["message"]

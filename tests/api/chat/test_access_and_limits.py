@@ -74,7 +74,8 @@ def test_a_message_over_2000_characters_is_refused_with_its_length(chat):
     too_long = chat.post("y" * 2001)
     assert too_long.status_code == 422
     assert too_long.json() == {
-        "detail": "Messages can be at most 2,000 characters and this one has 2,001; shorten it or send it in two parts.",
+        "detail": "Messages can be at most 2,000 characters and this one has 2,001; "
+        "shorten it or send it in two parts.",
         "rule": "message_too_long",
     }
     empty = chat.post("   ")
@@ -152,10 +153,30 @@ MALFORMED = [
     ("POST", "{path}/messages", b'{"client_message_id": "short", "text": "hi"}', "application/json"),
     ("POST", "{path}/messages", b'{"client_message_id": "../../etc/passwd", "text": "hi"}', "application/json"),
     ("POST", "{path}/messages", b'{"client_message_id": "abcdefgh12", "text": 42}', "application/json"),
-    ("POST", "{path}/messages", b'{"client_message_id": "abcdefgh13", "text": "' + b"z" * 30000 + b'"}', "application/json"),
-    ("POST", "{path}/messages", b'{"client_message_id": "abcdefgh14", "payload": "/file_staged{not json}"}', "application/json"),
-    ("POST", "{path}/messages", b'{"client_message_id": "abcdefgh15", "payload": "/secure_input_done[1]"}', "application/json"),
-    ("POST", "{path}/messages", b'{"client_message_id": "abcdefgh16", "payload": "/file_staged{\\"staged_file_id\\": 7}"}', "application/json"),
+    (
+        "POST",
+        "{path}/messages",
+        b'{"client_message_id": "abcdefgh13", "text": "' + b"z" * 30000 + b'"}',
+        "application/json",
+    ),
+    (
+        "POST",
+        "{path}/messages",
+        b'{"client_message_id": "abcdefgh14", "payload": "/file_staged{not json}"}',
+        "application/json",
+    ),
+    (
+        "POST",
+        "{path}/messages",
+        b'{"client_message_id": "abcdefgh15", "payload": "/secure_input_done[1]"}',
+        "application/json",
+    ),
+    (
+        "POST",
+        "{path}/messages",
+        b'{"client_message_id": "abcdefgh16", "payload": "/file_staged{\\"staged_file_id\\": 7}"}',
+        "application/json",
+    ),
     ("POST", "{path}/messages", b"not json at all", "text/plain"),
     ("GET", "{path}/messages?after=-1", b"", None),
     ("GET", "{path}/messages?after=abc", b"", None),

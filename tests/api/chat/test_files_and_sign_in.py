@@ -27,7 +27,7 @@ def supplier_session(db, demo_data) -> str:  # type: ignore[no-untyped-def]
         first_name="Casey",
         last_name="Chat",
         email=f"{tag}@supplier.example",
-        password_hash="not-used",  # noqa: S106
+        password_hash="not-used",
     )
     user.bidders = [db.scalar(select(Bidder).where(Bidder.bidder_number == "12345"))]
     db.add(user)
@@ -85,7 +85,10 @@ def test_a_file_is_staged_once_per_idempotency_key_and_only_its_reference_reache
     assert retry.status_code == 200
     assert retry.headers["Idempotent-Replayed"] == "true"
     assert retry.json()["staged_file_id"] == staged["staged_file_id"]
-    assert db.scalar(select(func.count()).select_from(ChatFile).where(ChatFile.conversation_id == chat.conversation_id)) == 1
+    assert (
+        db.scalar(select(func.count()).select_from(ChatFile).where(ChatFile.conversation_id == chat.conversation_id))
+        == 1
+    )
 
     command = '/file_staged{"staged_file_id": "%s"}' % staged["staged_file_id"]  # noqa: UP031
     note = chat.post(payload=command)
@@ -109,7 +112,10 @@ def test_attaching_needs_a_key_a_signed_in_chat_and_a_real_pdf(chat, supplier_se
     not_pdf = _attach(chat, b"PK\x03\x04 this is a zip file", uuid.uuid4().hex, name="bond.pdf")
     assert 400 <= not_pdf.status_code < 500
     assert not_pdf.json()["rule"] and not_pdf.json()["detail"]
-    assert db.scalar(select(func.count()).select_from(ChatFile).where(ChatFile.conversation_id == chat.conversation_id)) == 0
+    assert (
+        db.scalar(select(func.count()).select_from(ChatFile).where(ChatFile.conversation_id == chat.conversation_id))
+        == 0
+    )
 
 
 def test_a_file_of_50_mb_or_more_is_refused_by_the_server_too(chat, supplier_session):

@@ -15,7 +15,15 @@ START = "/api/v1/chat/conversations"
 
 @pytest.mark.parametrize(
     "typed",
-    ["(202) 555-0143", "202.555.0143", "+1 202 555 0143", "202-555-0143", "2025550143", "1 (202) 555-0143", "12025550143"],
+    [
+        "(202) 555-0143",
+        "202.555.0143",
+        "+1 202 555 0143",
+        "202-555-0143",
+        "2025550143",
+        "1 (202) 555-0143",
+        "12025550143",
+    ],
 )
 def test_a_us_phone_number_in_any_common_format_is_stored_as_e164(client, typed):
     response = client.post(START, json={"prechat": {**PRECHAT, "phone": typed}})
@@ -30,7 +38,10 @@ def test_a_phone_number_that_is_not_a_full_us_number_is_refused_naming_the_phone
     body = response.json()
     assert body["rule"] == "prechat_invalid"
     assert body["errors"] == [
-        {"field": "phone", "message": "Phone: enter a 10-digit US number with its area code, for example (202) 555-0143."}
+        {
+            "field": "phone",
+            "message": "Phone: enter a 10-digit US number with its area code, for example (202) 555-0143.",
+        }
     ]
     assert body["detail"].startswith("Phone:")
 
@@ -93,7 +104,13 @@ def test_unknown_questions_and_wrong_types_are_refused_without_a_500(client):
     unknown = client.post(START, json={"prechat": {**PRECHAT, "favourite_colour": "blue"}})
     assert unknown.status_code == 422
     assert unknown.json()["errors"][0]["field"] == "favourite_colour"
-    for body in ({"prechat": {**PRECHAT, "phone": 2025550143}}, {"prechat": "no"}, {}, [], {"prechat": {"x" * 500: "y"}}):
+    for body in (
+        {"prechat": {**PRECHAT, "phone": 2025550143}},
+        {"prechat": "no"},
+        {},
+        [],
+        {"prechat": {"x" * 500: "y"}},
+    ):
         response = client.post(START, json=body)
         assert response.status_code == 422, (body, response.text)
         assert "detail" in response.json() and "rule" in response.json()

@@ -251,6 +251,9 @@ def test_an_ended_chat_takes_no_more_messages(chat):
     assert closed.status_code == 200 and closed.json()["status"] == "closed"
     refused = chat.post("one more thing")
     assert refused.status_code == 409
-    assert refused.json() == {"detail": "This chat has ended; start a new chat to continue.", "rule": "conversation_closed"}
+    assert refused.json() == {
+        "detail": "This chat has ended; start a new chat to continue.",
+        "rule": "conversation_closed",
+    }
     messages = chat.messages()["messages"]
     assert messages[-1]["text"] == "You ended the chat."

@@ -1,0 +1,111 @@
+"""A conversation in the widget against the real bot: quick replies, the log, a reload and a dropped
+connection (nothing lost, nothing shown twice), and the HTTP fallback when WebSockets are unavailable."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+import pytest
+from playwright.sync_api import WebSocketRoute, expect
+
+from tests.browser.conftest import Widget, axe_check
+
+pytestmark = [pytest.mark.browser, pytest.mark.stack]
+
+GREETING = "How can I help you today?"
+CAPABILITIES = "I can help you upload bid documents"
+
+
+def _assert_each_once_in_order(widget: Widget) -> list[int]:
+    seqs = widget.message_seqs()
+    assert seqs == sorted(seqs) and len(seqs) == len(set(seqs)), seqs
+    assert seqs == list(range(seqs[0], seqs[0] + len(seqs))), seqs  # no gap
+    return seqs
+
+
+def test_a_conversation_with_quick_replies_passes_axe(widget: Widget, page):  # type: ignore[no-untyped-def]
+    widget.open()
+    widget.start_chat()
+    expect(widget.log).to_have_attribute("aria-live", "polite")
+    widget.bot_says(GREETING)
+    replies = widget.log.get_by_role("group", name="Suggested replies")
+    expect(replies.get_by_role("button")).to_have_text(["Upload a document", "Talk to a person"])
+    expect(widget.log.locator(".msg.bot time").first).to_have_attribute("datetime", re.compile(r"^\d{4}-\d\d-\d\dT"))
+
+    replies.get_by_role("button", name="Upload a document").click()
+    expect(widget.log.locator(".msg.user", has_text="Upload a document")).to_be_visible()
+    widget.bot_says(CAPABILITIES)
+    expect(replies.get_by_role("button", name="Talk to a person")).to_be_disabled()  # answered already
+
+    widget.send("thanks a lot")
+    widget.bot_says("welcome")
+    widget.wait_until_settled()
+    _assert_each_once_in_order(widget)
+    axe_check(page, "a chat with quick replies")
+
+
+def test_the_conversation_survives_a_reload_without_duplicates(widget: Widget, page):  # type: ignore[no-untyped-def]
+    widget.open()
+    widget.start_chat()
+    widget.bot_says(GREETING)
+    widget.log.get_by_role("button", name="Upload a document").click()
+    widget.bot_says(CAPABILITIES)
+    widget.wait_until_settled()
+    before = widget.log.inner_text()
+    seqs = _assert_each_once_in_order(widget)
+
+    page.reload()
+    expect(widget.panel).to_be_visible()  # it was open: it opens again, on the same chat
+    widget.bot_says(CAPABILITIES)
+    widget.wait_until_settled(1.5)
+    assert widget.log.inner_text() == before
+    assert _assert_each_once_in_order(widget) == seqs
+    expect(widget.log.get_by_role("button", name="Talk to a person")).to_be_disabled()
+
+    widget.send("thank you")
+    widget.bot_says("welcome")
+    assert widget.log.locator(".msg.user", has_text="thank you").count() == 1
+
+
+def test_a_dropped_connection_reconnects_and_fetches_what_it_missed(widget: Widget, page, live_stack):  # type: ignore[no-untyped-def]
+    sockets: list[WebSocketRoute] = []
+
+    def through(ws: WebSocketRoute) -> None:
+        ws.connect_to_server()
+        sockets.append(ws)
+
+    page.route_web_socket(re.compile(r".*/api/v1/chat/conversations/.*/ws$"), through)
+    widget.open()
+    widget.start_chat()
+    widget.bot_says(GREETING)
+    widget.wait_until_settled()
+    stored = widget.stored_chat()
+
+    sockets[-1].close(code=1006, reason="network dropped")
+    expect(widget.panel.get_by_text("Connection lost. Reconnecting")).to_be_visible()
+    # While the widget is away, the supplier's other tab (plain HTTP) asks something.
+    http = httpx.post(
+        f"{live_stack.api_url}/api/v1/chat/conversations/{stored['conversationId']}/messages",
+        json={"client_message_id": "othertab0001", "text": "thanks a lot"},
+        headers={"X-Chat-Token": stored["clientToken"]},
+    )
+    assert http.status_code == 202
+    widget.bot_says("welcome", timeout=40_000)  # fetched after reconnecting, by sequence number
+    expect(widget.panel.get_by_text("Connection lost. Reconnecting")).to_be_hidden()
+    assert len(sockets) >= 2
+    widget.wait_until_settled()
+    _assert_each_once_in_order(widget)
+    assert widget.log.locator(".msg.user", has_text="thanks a lot").count() == 1
+
+
+def test_without_websockets_the_widget_falls_back_to_http(widget: Widget, page):  # type: ignore[no-untyped-def]
+    page.add_init_script("delete window.WebSocket; window.WebSocket = undefined;")
+    page.reload()
+    widget.open()
+    widget.start_chat()
+    widget.bot_says(GREETING)
+    widget.send("thanks a lot")
+    widget.bot_says("welcome")
+    widget.wait_until_settled()
+    _assert_each_once_in_order(widget)
