@@ -107,7 +107,9 @@ class LocalStorage:
         name = secrets.token_hex(16)
         key = f"{FILES_DIR}/{name[:2]}/{name}.pdf"
         target = self._path(key)
-        target.parent.mkdir(exist_ok=True)
+        if not target.parent.exists():
+            target.parent.mkdir(exist_ok=True)
+            _fsync_dir(target.parent.parent)
         os.replace(pending.path, target)
         _fsync_dir(target.parent)  # the rename itself must survive a crash
         return key

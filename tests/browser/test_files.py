@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import httpx
 import pytest
-from playwright.sync_api import expect
+from playwright.sync_api import Route, expect
 from sqlalchemy import func, select
 
 from api.chat.models import ChatFile, ChatMessage
@@ -25,12 +26,13 @@ WATCH_PROGRESS = """() => {
 }"""
 
 
-def _throttle_uploads(page, bytes_per_second: int | None, offline: bool = False) -> None:  # type: ignore[no-untyped-def]
+def _throttle_uploads(page, bytes_per_second: int | None) -> None:  # type: ignore[no-untyped-def]
+    """Slow uploads down (Chromium's network emulation), so that progress and Cancel can be seen; None: full speed."""
     cdp = page.context.new_cdp_session(page)
     cdp.send("Network.enable")
     cdp.send(
         "Network.emulateNetworkConditions",
-        {"offline": offline, "latency": 0, "downloadThroughput": -1, "uploadThroughput": bytes_per_second or -1},
+        {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": bytes_per_second or -1},
     )
 
 
@@ -110,16 +112,42 @@ def test_a_dropped_upload_is_retried_without_a_duplicate_and_can_be_cancelled(  
 ):
     stored = _signed_in_chat(widget, page, supplier_session)
     pdf = write_pdf_of_size(tmp_path / "income-statement.pdf", 2 * 1024 * 1024)
+    keys: list[str] = []
+    answers: list[tuple[int, str | None]] = []
+
+    def lose_the_first_answer(route: Route) -> None:
+        key = route.request.headers["idempotency-key"]
+        keys.append(key)
+        if len(keys) > 1:
+            route.continue_()
+            return
+        # The first attempt reaches the server whole (sent here with the same key and file), but the
+        # connection drops before the answer gets back to the browser.
+        reached = httpx.post(
+            route.request.url,
+            files={"file": (pdf.name, pdf.read_bytes(), "application/pdf")},
+            headers={"X-Chat-Token": stored["clientToken"], "Idempotency-Key": key},
+            timeout=30,
+        )
+        answers.append((reached.status_code, None))
+        route.abort("connectionreset")
+
+    page.route("**/api/v1/chat/conversations/*/files", lose_the_first_answer)
+    page.on(
+        "response",
+        lambda r: (
+            answers.append((r.status, r.headers.get("idempotent-replayed"))) if r.url.endswith("/files") else None
+        ),
+    )
     widget.panel.get_by_role("button", name="Attach a PDF").click()
-    _throttle_uploads(page, 256 * 1024)
     widget.panel.get_by_label("Choose a file or drop it here").set_input_files(pdf)
-    expect(widget.panel.get_by_text("Uploading income-statement.pdf:")).to_be_visible()
-    _throttle_uploads(page, None, offline=True)  # the connection drops in the middle
     expect(widget.panel.get_by_role("alert")).to_contain_text("The connection dropped while uploading.")
-    _throttle_uploads(page, None)
     widget.panel.get_by_role("button", name="Retry").click()
     expect(widget.log.locator(".note", has_text="File attached: income-statement.pdf.")).to_be_visible(timeout=30_000)
+    assert len(keys) == 2 and keys[0] == keys[1]  # the same Idempotency-Key
+    assert answers == [(201, None), (200, "true")]  # the retry got the first result back
     assert _files(db, stored["conversationId"]) == 1
+    page.unroute("**/api/v1/chat/conversations/*/files")
 
     widget.panel.get_by_role("button", name="Attach a PDF").click()
     _throttle_uploads(page, 64 * 1024)
