@@ -22,7 +22,7 @@ _WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday",
 
 
 def _weekday(text: str, today: dt.date) -> Optional[dt.date]:
-    """"Friday" or "on Friday": the latest Friday up to today; "last Friday": the latest before today."""
+    """ "Friday" or "on Friday": the latest Friday up to today; "last Friday": the latest before today."""
     found = re.fullmatch(r"(last |on |this past )?(" + "|".join(_WEEKDAYS) + r")", text)
     if not found:
         return None
@@ -36,7 +36,7 @@ def _number(word: str) -> Optional[int]:
     return int(word) if word.isdigit() else _NUMBERS.get(word)
 
 
-def _month_bounds(year: int, month: int) -> DateRange:
+def _month_bounds(year: int, month: int) -> tuple[dt.date, dt.date]:
     first = dt.date(year, month, 1)
     following = dt.date(year + (month == 12), month % 12 + 1, 1)
     return first, following - dt.timedelta(days=1)

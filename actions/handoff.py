@@ -34,7 +34,7 @@ def handoff_reason(tracker: Tracker) -> str:
         if event.get("event") == "user":
             break
         if event.get("event") == "bot":
-            reason = REASON_OF_RESPONSE.get((event.get("metadata") or {}).get("utter_action"))
+            reason = REASON_OF_RESPONSE.get(str((event.get("metadata") or {}).get("utter_action")))
             if reason:
                 break
     reason = reason or "asked_for_person"

@@ -153,7 +153,10 @@ class ActionCheckMfaSetup(Action):
             return [SlotSet("mfa_outcome", "locked")]
         if status == "pending":
             # The code was not accepted (yet): the same set-up takes another code.
-            return [SlotSet("mfa_outcome", "wrong_code"), SlotSet("mfa_enrollment_id", str(enrollment.get("enrollment_id")))]
+            return [
+                SlotSet("mfa_outcome", "wrong_code"),
+                SlotSet("mfa_enrollment_id", str(enrollment.get("enrollment_id"))),
+            ]
         if status == "failed":
             return [SlotSet("mfa_outcome", "failed"), SlotSet("api_message", message), *reset(MFA_SLOTS)]
         # expired, cancelled (replaced by a newer set-up) or none started

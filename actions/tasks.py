@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from typing import Any, Dict, List
 
@@ -59,7 +60,7 @@ class ActionCheckSignIn(Action):
             events += fresh_start(tracker, UPLOAD_SLOTS, UPLOAD_DETAIL_SLOTS)
             events += [SlotSet("upload_outcome", None), SlotSet("upload_failures", 0)]
         elif task == "mfa" and active != "mfa_form":
-            events += fresh_start(tracker, MFA_SLOTS, MFA_DETAIL_SLOTS) + [SlotSet("mfa_outcome", None)]
+            events += [*fresh_start(tracker, MFA_SLOTS, MFA_DETAIL_SLOTS), SlotSet("mfa_outcome", None)]
         elif task == "history":
             events.append(SlotSet("history_outcome", None))
         return events
@@ -74,10 +75,8 @@ class ActionCancelTask(Action):
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]) -> List[EventType]:
         staged = tracker.get_slot("staged_file_id")
         if staged:
-            try:
+            with contextlib.suppress(ApiUnavailable):  # a staged file expires by itself after 24 hours
                 client.discard_staged_file(tracker.sender_id, staged)
-            except ApiUnavailable:
-                pass  # a staged file expires by itself after 24 hours
         return [
             *leave_form(tracker),
             *reset(UPLOAD_SLOTS + UPLOAD_DETAIL_SLOTS + MFA_SLOTS + MFA_DETAIL_SLOTS + FORM_SLOTS),

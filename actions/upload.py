@@ -8,6 +8,7 @@ until the supplier confirms the summary; then `action_upload_document` posts the
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import re
@@ -99,9 +100,7 @@ def settle_problem(events: List[EventType], tracker: Tracker) -> List[EventType]
     for event in events:
         if event.get("event") == "slot" and event.get("name") == "requested_slot":
             requested = event.get("value")
-    code = next(
-        (e.get("value") for e in events if e.get("event") == "slot" and e.get("name") == "form_problem"), None
-    )
+    code = next((e.get("value") for e in events if e.get("event") == "slot" and e.get("name") == "form_problem"), None)
     kept = [e for e in events if not (e.get("event") == "slot" and e.get("name") == "form_problem")]
     if code and PROBLEM_SLOT.get(code, requested) in (None, requested):
         return [*kept, SlotSet("form_problem", code)]
@@ -187,7 +186,9 @@ class ValidateUploadForm(FormValidationAction):
         if doc_type is not None:
             candidates = doc_type.get("descriptions") or []
         else:  # said before the type: any description; the type's check keeps it only if it fits
-            candidates = list({d["code"]: d for t in options.get("document_types", []) for d in t["descriptions"]}.values())
+            candidates = list(
+                {d["code"]: d for t in options.get("document_types", []) for d in t["descriptions"]}.values()
+            )
         description = match_choice(value, candidates)
         if description is None:
             return problem("description", "description_unknown", value)
@@ -413,7 +414,12 @@ class ActionUploadDocument(Action):
         if slot is None:
             return [*events, SlotSet("upload_outcome", "refused_final"), *reset(UPLOAD_SLOTS + UPLOAD_DETAIL_SLOTS)]
         outcome = "refused_again" if failures >= 2 else "refused"
-        return [*events, *reset(DEPENDENT_SLOTS[slot]), SlotSet("form_problem", None), SlotSet("upload_outcome", outcome)]
+        return [
+            *events,
+            *reset(DEPENDENT_SLOTS[slot]),
+            SlotSet("form_problem", None),
+            SlotSet("upload_outcome", outcome),
+        ]
 
 
 UPLOAD_FIELD_WORDS = [
@@ -449,8 +455,6 @@ class ActionChangeUploadAnswer(Action):
             return events  # nothing to forget: the form shows the summary again
         staged = tracker.get_slot("staged_file_id")
         if slot == "staged_file_id" and staged:
-            try:
+            with contextlib.suppress(ApiUnavailable):  # it expires by itself after 24 hours
                 client.discard_staged_file(tracker.sender_id, staged)
-            except ApiUnavailable:
-                pass  # it expires by itself after 24 hours
         return [*events, *reset(DEPENDENT_SLOTS[slot])]

@@ -34,6 +34,7 @@ router = APIRouter()
 
 HELLO_TIMEOUT = 10.0
 MAX_FRAME_CHARS = 32_000
+BACKLOG_BATCH = 500
 _client_frame: TypeAdapter[Any] = TypeAdapter(ClientFrame)
 
 
@@ -87,14 +88,18 @@ class Connection:
         self.subscription.put(frame)
 
     async def _send_backlog(self) -> None:
-        messages = await transport.in_db(
-            service.messages_after, conversation_id=self.conversation_id, after=self.last_sent, limit=500
-        )
-        for message in messages:
-            await self.websocket.send_json(
-                {"type": "message", "message": service.message_public(message).model_dump(mode="json")}
+        """Every stored message after the last one sent, in batches, oldest first."""
+        while True:
+            messages = await transport.in_db(
+                service.messages_after, conversation_id=self.conversation_id, after=self.last_sent, limit=BACKLOG_BATCH
             )
-            self.last_sent = message.seq
+            for message in messages:
+                await self.websocket.send_json(
+                    {"type": "message", "message": service.message_public(message).model_dump(mode="json")}
+                )
+                self.last_sent = message.seq
+            if len(messages) < BACKLOG_BATCH:
+                return
 
     async def pump(self) -> None:
         """Send the backlog, then every event in order; a gap in the sequence is filled from the database."""

@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import inspect
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Tuple, Union
+from typing import Any
 
 import pytest
 import yaml
@@ -20,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 TRACKERS = Path(__file__).parent / "trackers"
 SENDER = "conv-test-1"
 
-Answer = Union[Tuple[int, Any], Exception, Callable[..., Tuple[int, Any]]]
+Answer = tuple[int, Any] | Exception | Callable[..., tuple[int, Any]]
 
 
 class FakeResponse:
@@ -38,26 +39,26 @@ class FakeResponse:
 class Call:
     method: str
     path: str
-    conversation_id: Optional[str]
-    headers: Dict[str, str]
-    kwargs: Dict[str, Any]
+    conversation_id: str | None
+    headers: dict[str, str]
+    kwargs: dict[str, Any]
 
 
 @dataclass
 class FakeApi:
     """Answers by (method, path); records every call. An unknown route answers 404 like FastAPI."""
 
-    routes: Dict[Tuple[str, str], Answer] = field(default_factory=dict)
-    calls: List[Call] = field(default_factory=list)
+    routes: dict[tuple[str, str], Answer] = field(default_factory=dict)
+    calls: list[Call] = field(default_factory=list)
 
-    def on(self, method: str, path: str, answer: Answer) -> "FakeApi":
+    def on(self, method: str, path: str, answer: Answer) -> FakeApi:
         self.routes[(method, path)] = answer
         return self
 
-    def down(self, method: str, path: str) -> "FakeApi":
+    def down(self, method: str, path: str) -> FakeApi:
         return self.on(method, path, ApiUnavailable(f"{method} {path} answered 503"))
 
-    def called(self, method: str, path: str) -> List[Call]:
+    def called(self, method: str, path: str) -> list[Call]:
         return [c for c in self.calls if c.method == method and c.path == path]
 
     def request(self, _client: ApiClient, method: str, path: str, **kwargs: Any) -> FakeResponse:
@@ -88,18 +89,18 @@ def api(monkeypatch: pytest.MonkeyPatch) -> FakeApi:
 
 
 @pytest.fixture(scope="session")
-def domain() -> Dict[str, Any]:
+def domain() -> dict[str, Any]:
     return yaml.safe_load((ROOT / "domain.yml").read_text())
 
 
 def tracker(
     *,
-    slots: Optional[Dict[str, Any]] = None,
-    intent: Optional[str] = None,
-    entities: Optional[List[Dict[str, Any]]] = None,
+    slots: dict[str, Any] | None = None,
+    intent: str | None = None,
+    entities: list[dict[str, Any]] | None = None,
     text: str = "",
-    events: Optional[List[Dict[str, Any]]] = None,
-    active_loop: Optional[str] = None,
+    events: list[dict[str, Any]] | None = None,
+    active_loop: str | None = None,
     sender_id: str = SENDER,
 ) -> Tracker:
     """A tracker whose latest message has `intent` and `entities`, with `events` before it."""
@@ -124,7 +125,9 @@ def tracker_from_json(name: str) -> Tracker:
     return Tracker.from_dict(json.loads((TRACKERS / f"{name}.json").read_text()))
 
 
-def run(action: Any, tr: Tracker, domain: Optional[Dict[str, Any]] = None) -> Tuple[List[Dict[str, Any]], List[Dict[str, Any]]]:
+def run(
+    action: Any, tr: Tracker, domain: dict[str, Any] | None = None
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Run an action; return (events, messages)."""
     dispatcher = CollectingDispatcher()
     result = action.run(dispatcher, tr, domain or {})
@@ -133,12 +136,12 @@ def run(action: Any, tr: Tracker, domain: Optional[Dict[str, Any]] = None) -> Tu
     return list(result), dispatcher.messages
 
 
-def slots_of(events: List[Dict[str, Any]]) -> Dict[str, Any]:
+def slots_of(events: list[dict[str, Any]]) -> dict[str, Any]:
     """The slots the events set (the last value wins)."""
     return {e["name"]: e["value"] for e in events if e.get("event") == "slot"}
 
 
-def form_turn(slots: Dict[str, Any], candidates: Dict[str, Any], *, requested: str, form: str) -> Tracker:
+def form_turn(slots: dict[str, Any], candidates: dict[str, Any], *, requested: str, form: str) -> Tracker:
     """The tracker a form's validation action gets: the slot candidates after the form's ActionExecuted."""
     events = [
         {"event": "user", "text": "answer", "parse_data": {"intent": {"name": "inform"}, "entities": []}},

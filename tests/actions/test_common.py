@@ -60,7 +60,12 @@ def test_server_errors_and_no_answer_are_unavailable():
 
 def test_a_refusal_reads_its_rule_detail_and_field():
     answer = ApiAnswer(422, {"detail": "The nickname is too long.", "rule": "field_too_long", "field": "nickname"})
-    assert (answer.ok, answer.rule, answer.detail, answer.field) == (False, "field_too_long", answer.body["detail"], "nickname")
+    assert (answer.ok, answer.rule, answer.detail, answer.field) == (
+        False,
+        "field_too_long",
+        answer.body["detail"],
+        "nickname",
+    )
     assert ApiAnswer(404, {"detail": {"odd": 1}}).detail == ""
 
 
@@ -79,7 +84,13 @@ def test_without_the_calendar_the_date_is_not_guessed(api):
 
 def test_contact_center_open_closed_and_unknown(api):
     path = ("GET", "/api/v1/contact-center")
-    api.on(*path, (200, {"open_now": False, "closed_reason": "the weekend", "next_opening_text": "Monday at 9 a.m. Eastern Time"}))
+    api.on(
+        *path,
+        (
+            200,
+            {"open_now": False, "closed_reason": "the weekend", "next_opening_text": "Monday at 9 a.m. Eastern Time"},
+        ),
+    )
     assert slots_of(run(ActionCheckContactCenter(), tracker())[0]) == {
         "contact_center_open": False,
         "contact_center_closed_reason": "the weekend",

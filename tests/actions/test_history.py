@@ -73,7 +73,8 @@ def test_did_my_upload_go_through_lists_the_newest(api):
 def test_the_request_is_answered_after_signing_in(api):
     api.on(*HISTORY, (200, {"items": [], "total": 0, "notice": NOTICE}))
     first = asked("what did I upload yesterday", date_phrase="yesterday")
-    events = list(first.events) + [
+    events = [
+        *first.events,
         {"event": "bot", "text": "Please sign in", "metadata": {"utter_action": "utter_sign_in_required"}},
     ]
     resumed = tracker(intent="signed_in", events=events, slots={"task": "history"})

@@ -11,7 +11,9 @@ STATE = ("GET", "/api/v1/me/mfa-setup")
 
 
 def validate(domain, slots, candidates, requested):
-    events, messages = run(ValidateMfaForm(), form_turn(slots, candidates, requested=requested, form="mfa_form"), domain)
+    events, messages = run(
+        ValidateMfaForm(), form_turn(slots, candidates, requested=requested, form="mfa_form"), domain
+    )
     assert messages == []
     return slots_of(events)
 
@@ -32,7 +34,9 @@ def test_a_text_message_device_asks_where_the_codes_go(domain):
 
 
 def test_okta_voice_email_and_an_unknown_device(domain):
-    assert validate(domain, {}, {"mfa_device_type": "Okta Verify"}, "mfa_device_type")["mfa_device_type"] == "okta_verify"
+    assert (
+        validate(domain, {}, {"mfa_device_type": "Okta Verify"}, "mfa_device_type")["mfa_device_type"] == "okta_verify"
+    )
     assert validate(domain, {}, {"mfa_device_type": "Voice call"}, "mfa_device_type")["mfa_device_type"] == "voice_call"
     assert validate(domain, {}, {"mfa_device_type": "e-mail"}, "mfa_device_type")["mfa_device_type"] == "email"
     slots = validate(domain, {}, {"mfa_device_type": "a yubikey"}, "mfa_device_type")
@@ -63,8 +67,16 @@ def test_another_email_address(domain):
 
 
 def test_an_app_set_up_gets_the_qr_code_from_the_widget_not_from_the_bot(api):
-    api.on(*ENROLL, (201, {"enrollment_id": 41, "status": "pending", "kind": "google_authenticator", "qr_code_available": True}))
-    slots = slots_of(run(ActionStartMfaEnrollment(), tracker(slots={"mfa_device_type": "google_authenticator", "mfa_destination": APP_DEVICE}))[0])
+    api.on(
+        *ENROLL,
+        (201, {"enrollment_id": 41, "status": "pending", "kind": "google_authenticator", "qr_code_available": True}),
+    )
+    slots = slots_of(
+        run(
+            ActionStartMfaEnrollment(),
+            tracker(slots={"mfa_device_type": "google_authenticator", "mfa_destination": APP_DEVICE}),
+        )[0]
+    )
     assert slots == {"mfa_outcome": "app_started", "mfa_enrollment_id": "41"}
     call = api.called(*ENROLL)[0]
     assert call.kwargs["json"] == {"kind": "google_authenticator"}
@@ -72,7 +84,9 @@ def test_an_app_set_up_gets_the_qr_code_from_the_widget_not_from_the_bot(api):
 
 
 def test_a_text_device_on_another_number_gets_a_code(api):
-    api.on(*ENROLL, (201, {"enrollment_id": 42, "status": "pending", "kind": "text_message", "sent_to": "(•••) •••-0143"}))
+    api.on(
+        *ENROLL, (201, {"enrollment_id": 42, "status": "pending", "kind": "text_message", "sent_to": "(•••) •••-0143"})
+    )
     before = {"mfa_device_type": "text_message", "mfa_destination": "(202) 555-0143"}
     slots = slots_of(run(ActionStartMfaEnrollment(), tracker(slots=before))[0])
     assert slots == {"mfa_outcome": "code_sent", "mfa_enrollment_id": "42", "mfa_sent_to": "(•••) •••-0143"}
@@ -103,12 +117,25 @@ def test_refusals_of_the_set_up(api):
 
 
 def state(status, **enrollment):
-    return (200, {"status": status, "enrollment": {"enrollment_id": 42, **enrollment}, "active_devices": 1, "message": f"{status} message"})
+    return (
+        200,
+        {
+            "status": status,
+            "enrollment": {"enrollment_id": 42, **enrollment},
+            "active_devices": 1,
+            "message": f"{status} message",
+        },
+    )
 
 
 def test_a_verified_device_recommends_a_second_one(api):
     api.on(*STATE, state("verified"))
-    slots = slots_of(run(ActionCheckMfaSetup(), tracker(intent="secure_input_done", entities=[{"entity": "outcome", "value": "verified"}]))[0])
+    slots = slots_of(
+        run(
+            ActionCheckMfaSetup(),
+            tracker(intent="secure_input_done", entities=[{"entity": "outcome", "value": "verified"}]),
+        )[0]
+    )
     assert slots["mfa_outcome"] == "verified"
     assert slots["api_message"] == "verified message"
     assert slots["mfa_device_type"] is None and slots["task"] is None
@@ -122,10 +149,19 @@ def test_the_widget_cannot_claim_success_the_api_decides(api):
 
 
 def test_failed_expired_and_locked_set_ups(api):
-    for status, outcome in [("failed", "failed"), ("expired", "expired"), ("cancelled", "expired"), ("locked", "locked")]:
+    for status, outcome in [
+        ("failed", "failed"),
+        ("expired", "expired"),
+        ("cancelled", "expired"),
+        ("locked", "locked"),
+    ]:
         api.on(*STATE, state(status))
         assert slots_of(run(ActionCheckMfaSetup(), tracker(intent="secure_input_done"))[0])["mfa_outcome"] == outcome
     api.on(*STATE, (401, {"rule": "chat_not_signed_in"}))
-    assert slots_of(run(ActionCheckMfaSetup(), tracker(intent="secure_input_done"))[0]) == {"mfa_outcome": "not_signed_in"}
+    assert slots_of(run(ActionCheckMfaSetup(), tracker(intent="secure_input_done"))[0]) == {
+        "mfa_outcome": "not_signed_in"
+    }
     api.down(*STATE)
-    assert slots_of(run(ActionCheckMfaSetup(), tracker(intent="secure_input_done"))[0]) == {"mfa_outcome": "unavailable"}
+    assert slots_of(run(ActionCheckMfaSetup(), tracker(intent="secure_input_done"))[0]) == {
+        "mfa_outcome": "unavailable"
+    }

@@ -380,7 +380,10 @@ def test_a_refused_answer_is_the_only_one_asked_again(api):
 
 
 def test_a_second_refusal_offers_a_person(api):
-    api.on(*UPLOAD, (403, {"detail": "You cannot upload for 12345.", "rule": "bidder_not_allowed", "field": "bidder_number"}))
+    api.on(
+        *UPLOAD,
+        (403, {"detail": "You cannot upload for 12345.", "rule": "bidder_not_allowed", "field": "bidder_number"}),
+    )
     events, _ = run(ActionUploadDocument(), tracker(slots={**FILLED, "upload_failures": 1, "upload_attempt": 1}))
     slots = slots_of(events)
     assert slots["upload_outcome"] == "refused_again"
@@ -389,13 +392,26 @@ def test_a_second_refusal_offers_a_person(api):
 
 
 def test_a_refused_file_asks_for_the_file_again(api):
-    api.on(*UPLOAD, (404, {"detail": "The staged file was not found.", "rule": "staged_file_not_found", "field": "staged_file_id"}))
+    api.on(
+        *UPLOAD,
+        (404, {"detail": "The staged file was not found.", "rule": "staged_file_not_found", "field": "staged_file_id"}),
+    )
     slots = slots_of(run(ActionUploadDocument(), tracker(slots=FILLED))[0])
     assert slots["staged_file_id"] is None and slots["staged_file_name"] is None
 
 
 def test_a_refusal_no_answer_can_fix_ends_the_upload(api):
-    api.on(*UPLOAD, (409, {"detail": "Round 2021 is closed and accepts no more uploads.", "rule": "bid_cycle_closed", "field": "bid_cycle"}))
+    api.on(
+        *UPLOAD,
+        (
+            409,
+            {
+                "detail": "Round 2021 is closed and accepts no more uploads.",
+                "rule": "bid_cycle_closed",
+                "field": "bid_cycle",
+            },
+        ),
+    )
     slots = slots_of(run(ActionUploadDocument(), tracker(slots=FILLED))[0])
     assert slots["upload_outcome"] == "refused_final"
     assert slots["upload_result_message"] == "Round 2021 is closed and accepts no more uploads."

@@ -109,3 +109,55 @@ def test_without_websockets_the_widget_falls_back_to_http(widget: Widget, page):
     widget.bot_says("welcome")
     widget.wait_until_settled()
     _assert_each_once_in_order(widget)
+
+
+def test_links_images_and_an_agent_joining_and_leaving_are_shown_clearly(widget: Widget, page, db):  # type: ignore[no-untyped-def]
+    from api.chat import service
+    from api.chat.models import ConversationStatus, MessageKind, Sender
+
+    widget.open()
+    widget.start_chat()
+    widget.bot_says(GREETING)
+    widget.wait_until_settled()
+    conversation_id = widget.stored_chat()["conversationId"]
+    service.append_message(
+        db=db,
+        conversation_id=conversation_id,
+        sender=Sender.bot,
+        kind=MessageKind.text,
+        text="See the [upload quick reference](https://www.dmecompetitivebid.com/) or https://www.cms.gov/ for more.",
+        data={"image": "/widget/nothing-here.png"},
+    )
+    service.set_status(
+        db=db,
+        conversation_id=conversation_id,
+        status=ConversationStatus.with_agent,
+        note="Alex, a customer service agent, joined the chat.",
+        data={"agent_name": "Alex"},
+    )
+    service.post_agent_message(db=db, conversation_id=conversation_id, agent_name="Alex", text="Hi Dana, I'm Alex.")
+
+    link = widget.log.get_by_role("link", name="upload quick reference")
+    expect(link).to_have_attribute("href", "https://www.dmecompetitivebid.com/", timeout=20_000)
+    expect(link).to_have_attribute("rel", "noopener noreferrer")
+    expect(widget.log.get_by_role("link", name="https://www.cms.gov/")).to_be_visible()
+    expect(
+        widget.log.locator(".event.agent", has_text="Alex, a customer service agent, joined the chat.")
+    ).to_be_visible()
+    agent = widget.log.locator(".msg.agent", has_text="Hi Dana, I'm Alex.")
+    expect(agent).to_be_visible()
+    expect(agent.locator(".who")).to_have_text("Alex (agent)")
+    expect(widget.log.locator(".msg.bot img")).to_have_attribute("src", "/widget/nothing-here.png")
+    expect(page.get_by_role("status")).to_contain_text("joined the chat")  # announced; focus stays put
+    expect(widget.composer).to_be_focused()
+    axe_check(page, "a chat with an agent, a link and an image")
+
+    service.set_status(
+        db=db,
+        conversation_id=conversation_id,
+        status=ConversationStatus.bot,
+        note="Alex left the chat. The assistant is back.",
+    )
+    expect(widget.log.locator(".event.agent", has_text="Alex left the chat.")).to_be_visible(timeout=20_000)
+    widget.wait_until_settled()
+    _assert_each_once_in_order(widget)

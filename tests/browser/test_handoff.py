@@ -84,8 +84,9 @@ def test_a_supplier_reaches_an_agent_who_replies_and_the_rating_is_saved(context
     widget.bot_says("Hello")
     conversation_id = widget.stored_chat()["conversationId"]
 
-    # The supplier asks for a person; the bot says why it hands over and the chat joins the queue.
-    widget.send("I need to talk to a person")
+    # The supplier asks for a person (the greeting's quick reply); the bot says why it hands over and its
+    # action_handoff puts the chat in the queue.
+    widget.log.get_by_role("button", name="Talk to a person").click()
     expect(widget.log.get_by_text("in the queue for a person").first).to_be_visible(timeout=30_000)
     shot(supplier_page, "1-supplier-queued")
 
@@ -97,7 +98,7 @@ def test_a_supplier_reaches_an_agent_who_replies_and_the_rating_is_saved(context
     shot(agent_page, "2-agent-queue")
     item.get_by_role("button", name="Claim chat with Dana Supplier").click()
     transcript = agent_page.get_by_role("log", name="Transcript")
-    expect(transcript).to_contain_text("I need to talk to a person")
+    expect(transcript).to_contain_text("Talk to a person")
     expect(widget.log.get_by_text("Alex from the customer service center joined the chat.")).to_be_visible()
     axe_check(agent_page, "the agent console with a claimed chat")
     expect(item).to_have_count(0)
