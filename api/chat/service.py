@@ -51,6 +51,9 @@ START_TURN = "/greet"
 """What the relay sends Rasa when a chat starts, so that the assistant speaks first."""
 
 SECURE_INPUT_OUTCOMES = ("verified", "failed", "locked", "expired")
+CONVERSATION_ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+"""Control characters other than tab and newline, taken out of typed text (PostgreSQL refuses NUL)."""
 COMMAND = re.compile(r"^/(?P<name>[a-z_]+)(?P<args>\{.*\})?$", re.DOTALL)
 COMMAND_NOTES = {
     "signed_in": "You signed in.",
@@ -148,7 +151,7 @@ def authorize(*, db: Session, conversation_id: str, client_token: str | None) ->
             "chat_token_required",
             "Send the chat's client token in the X-Chat-Token header; it was given when the chat started.",
         )
-    conversation = db.get(Conversation, conversation_id)
+    conversation = db.get(Conversation, conversation_id) if CONVERSATION_ID.fullmatch(conversation_id) else None
     if conversation is None or not hmac.compare_digest(conversation.client_token_hash, hash_token(client_token)):
         raise not_found()
     return conversation
@@ -393,7 +396,7 @@ def _interpret(db: Session, conversation: Conversation, data: MessageCreate) -> 
         if button is None:
             raise _command_not_allowed()
         return MessageKind.text, button["title"], payload, {"button_payload": payload}
-    text = data.text.strip()
+    text = CONTROL_CHARACTERS.sub("", data.text).strip()
     if len(text) > MAX_MESSAGE_CHARS:
         raise ChatError(
             422,

@@ -8,6 +8,7 @@ Every call but the start of a chat carries the chat's client token in `X-Chat-To
 
 from __future__ import annotations
 
+import time
 from typing import Annotated
 
 from anyio import from_thread
@@ -16,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from api.auth.dependencies import ClientAddress
 from api.chat import pages, service, transport, ws
-from api.chat.delivery import hub
+from api.chat.delivery import SYNC_SECONDS, hub
 from api.chat.errors import ChatError, ChatRoute, responses
 from api.chat.models import Conversation
 from api.chat.prechat import PrechatConfig, load_config
@@ -136,15 +137,17 @@ async def list_messages(
 ) -> MessagesPage:
     """The messages after sequence number `after`, oldest first; with `wait`, hold until one arrives."""
     subscription = hub.subscribe(conversation_id) if wait else None
+    deadline = time.monotonic() + wait
     try:
-        messages = await transport.in_db(
-            service.messages_after, conversation_id=conversation_id, after=after, limit=limit
-        )
-        if not messages and subscription is not None:
-            await subscription.get(timeout=wait)
+        while True:
             messages = await transport.in_db(
                 service.messages_after, conversation_id=conversation_id, after=after, limit=limit
             )
+            left = deadline - time.monotonic()
+            if messages or subscription is None or left <= 0:
+                break
+            # Woken by any event of the chat (typing, status, a message) or the timeout: look again.
+            await subscription.get(timeout=min(left, SYNC_SECONDS))
     finally:
         if subscription is not None:
             hub.unsubscribe(subscription)

@@ -455,6 +455,16 @@
     return "System";
   }
 
+  /** Words for a message without text: what the bot asked the widget to do (sign-in panel, handoff...). */
+  function describeData(data) {
+    const custom = data && data.custom;
+    if (custom && custom.type) {
+      const what = custom.type.replace(/_/g, " ");
+      return `(The widget showed: ${what}${custom.state ? `, ${custom.state.replace(/_/g, " ")}` : ""}.)`;
+    }
+    return data && data.button_payload ? data.button_payload : "";
+  }
+
   function addMessage(message) {
     const current = state.current;
     if (!current || current.rendered.has(message.seq)) return;
@@ -464,7 +474,7 @@
       h("span", { class: "who" }, whoOf(message)),
       " ",
       h("time", { datetime: message.created_at }, formatTime(message.created_at)),
-      h("p", {}, message.text || (message.data && message.data.button_payload) || ""),
+      h("p", {}, message.text || describeData(message.data)),
     );
     let before = null;
     for (const [seq, other] of current.rendered) {

@@ -177,6 +177,7 @@ MALFORMED = [
         b'{"client_message_id": "abcdefgh16", "payload": "/file_staged{\\"staged_file_id\\": 7}"}',
         "application/json",
     ),
+    ("POST", "{path}/messages", b'{"client_message_id": "abcdefgh17", "text": "\\u0000\\u0007"}', "application/json"),
     ("POST", "{path}/messages", b"not json at all", "text/plain"),
     ("GET", "{path}/messages?after=-1", b"", None),
     ("GET", "{path}/messages?after=abc", b"", None),

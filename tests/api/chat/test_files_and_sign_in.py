@@ -96,7 +96,7 @@ def test_a_file_is_staged_once_per_idempotency_key_and_only_its_reference_reache
     assert note.json()["message"]["text"] == "File attached: balance-sheet.pdf."
     chat.wait_for(lambda m: m["sender"] == "bot" and "file_staged" in m["text"])
     assert fake_rasa.turns(chat.conversation_id)[-1]["message"] == command
-    assert all(len(body["message"]) < 200 for body in fake_rasa.received)  # never the file itself
+    assert all(len(turn["message"]) < 200 for turn in fake_rasa.turns(chat.conversation_id))  # never the file
 
 
 def test_attaching_needs_a_key_a_signed_in_chat_and_a_real_pdf(chat, supplier_session, db):
