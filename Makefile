@@ -9,7 +9,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 export RASA_CACHE_DIRECTORY := $(CURDIR)/var/rasa-cache
 export MPLCONFIGDIR := $(CURDIR)/var/mpl
 
-.PHONY: run test setup setup-test train lint validate pytest bench bench-stack clean help
+.PHONY: run test setup setup-test train lint validate pytest pytest-actions bench bench-stack clean help
 
 help:
 	@echo "make run    - set up and start the API, the action server and Rasa (Ctrl-C stops them)"
@@ -41,8 +41,13 @@ validate:
 pytest:
 	$(PY) -m pytest
 
+# The custom actions' unit tests run in the action server's own environment (Python 3.10).
+pytest-actions:
+	.venv-rasa/bin/python -m pytest tests/actions -q --confcutdir=tests/actions
+
 test: setup-test lint validate
 	@$(PY) -m stack train
+	@$(MAKE) --no-print-directory pytest-actions
 	@$(MAKE) --no-print-directory pytest
 
 bench: setup
