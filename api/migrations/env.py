@@ -9,7 +9,8 @@ from api.config import get_settings
 from api.database import Base, make_engine
 
 config = context.config
-url = context.get_x_argument(as_dictionary=True).get("url") or config.attributes.get("url") or get_settings().database_url
+x_args = context.get_x_argument(as_dictionary=True)
+url = x_args.get("url") or config.attributes.get("url") or get_settings().database_url
 
 
 def run_migrations_offline() -> None:
