@@ -32,6 +32,7 @@ HELDOUT = paths.ROOT / "tests" / "nlu" / "heldout.yml"
 REPORTS = paths.VAR / "reports"
 DOCS = paths.ROOT / "docs" / "nlu"
 SUMMARY_KEYS = ("accuracy", "macro avg", "weighted avg", "micro avg")
+ROUND_2_MARKER = "=== ROUND 2"
 
 
 @dataclass
@@ -79,6 +80,16 @@ def intent_groups() -> dict[str, str]:
             if "intent" in item:
                 groups[item["intent"]] = path.stem
     return groups
+
+
+def round_2_messages() -> set[str]:
+    """Held-out messages written after the first tuning round (below the ROUND 2 marker)."""
+    text = HELDOUT.read_text(encoding="utf-8")
+    if ROUND_2_MARKER not in text:
+        return set()
+    after = text.split(ROUND_2_MARKER, 1)[1]
+    lines = (line.strip()[2:] for line in after.splitlines() if line.strip().startswith("- ") and "intent:" not in line)
+    return {re.sub(r"\[([^\]]+)\]\([^)]+\)", r"\1", line) for line in lines}
 
 
 def run(kind: str, *, folds: int = 5, model: Path = paths.MODEL_FILE, out_dir: Path | None = None) -> Results:

@@ -126,6 +126,13 @@ class Widget:
     def bot_says(self, text: str, timeout: float = 30_000) -> None:
         expect(self.log.locator(".msg.bot", has_text=text).first).to_be_visible(timeout=timeout)
 
+    def bot_message_count(self) -> int:
+        return self.log.locator(".msg.bot").count()
+
+    def bot_answers(self, after: int, timeout: float = 30_000) -> None:
+        """Wait for a bot message beyond the first `after` ones (whatever the bot's wording)."""
+        expect(self.log.locator(".msg.bot").nth(after)).to_be_attached(timeout=timeout)
+
     def send(self, text: str) -> None:
         self.composer.fill(text)
         self.composer.press("Enter")

@@ -36,8 +36,9 @@ def test_signing_in_from_the_chat_binds_it_and_tells_the_bot(widget: Widget, pag
     widget.open()
     widget.start_chat()
     widget.bot_says("How can I help")
-    widget.panel.get_by_role("button", name="Menu").click()
-    widget.panel.get_by_role("button", name="Sign in").click()
+    # The bot answers "Upload a document" with a sign_in_required payload: the sign-in panel opens.
+    widget.log.get_by_role("button", name="Upload a document").first.click()
+    expect(widget.panel.get_by_role("heading", name="Sign in to Connexion")).to_be_visible(timeout=30_000)
 
     user_id = widget.panel.get_by_label("User ID")
     password = widget.panel.get_by_label("Password")
@@ -64,7 +65,13 @@ def test_signing_in_from_the_chat_binds_it_and_tells_the_bot(widget: Widget, pag
     code.fill(typed)
     widget.panel.get_by_role("button", name="Verify").click()
 
-    expect(widget.log.locator(".note", has_text="You signed in.")).to_be_visible()
+    note = widget.log.locator(".note", has_text="You signed in.")
+    expect(note).to_be_visible()
+    bots_before = note.evaluate(
+        "n => { let c = 0; for (const e of n.parentElement.children) { if (e === n) break;"
+        " if (e.matches('.msg.bot')) c++; } return c; }"
+    )
+    widget.bot_answers(bots_before)  # the bot carries on with the upload
     stored = widget.stored_chat()
     conversation = httpx.get(
         f"{live_stack.api_url}/api/v1/chat/conversations/{stored['conversationId']}",
