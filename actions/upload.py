@@ -95,7 +95,16 @@ def problem(slot: str, code: str, answer: Any = None, **more: Any) -> Dict[str, 
 
 
 def settle_problem(events: List[EventType], tracker: Tracker) -> List[EventType]:
-    """Keep `form_problem` only when it explains the question asked next; clear it after good answers."""
+    """Keep `form_problem` only when it explains the question asked next; clear it after good answers.
+
+    When no answer was given at all nothing is added: the form must then be rejected, so that a rule
+    can answer the question or request the supplier made instead.
+    """
+    answered = any(
+        e.get("event") == "slot" and e.get("name") not in ("requested_slot", "form_problem") for e in events
+    )
+    if not answered:
+        return events
     requested = tracker.get_slot("requested_slot")
     for event in events:
         if event.get("event") == "slot" and event.get("name") == "requested_slot":

@@ -464,3 +464,10 @@ def test_upload_field_words():
     assert upload_field("user id") == "certification_user_id"
     assert upload_field("document type") == "document_type"
     assert upload_field("the weather") is None
+
+
+def test_no_answer_adds_nothing_so_that_the_form_can_be_rejected(api, domain):
+    # "what's a CBA?" fills no slot: the validator must return no slot at all, or the form would not be
+    # rejected and the FAQ rule would never answer.
+    events, _ = run(ValidateUploadForm(), form_turn({}, {}, requested="cba", form="upload_form"), domain)
+    assert [e for e in events if e["name"] != "requested_slot"] == []
