@@ -100,9 +100,7 @@ def settle_problem(events: List[EventType], tracker: Tracker) -> List[EventType]
     When no answer was given at all nothing is added: the form must then be rejected, so that a rule
     can answer the question or request the supplier made instead.
     """
-    answered = any(
-        e.get("event") == "slot" and e.get("name") not in ("requested_slot", "form_problem") for e in events
-    )
+    answered = any(e.get("event") == "slot" and e.get("name") not in ("requested_slot", "form_problem") for e in events)
     if not answered:
         return events
     requested = tracker.get_slot("requested_slot")

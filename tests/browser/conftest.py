@@ -145,9 +145,10 @@ class Widget:
 
     def wait_until_settled(self, seconds: float = 1.0) -> None:
         """Wait until the log has not changed for `seconds` (the bot has finished answering)."""
+        log = self.page.locator("chat-now-widget .log")  # also while a panel hides it
         last, since = None, time.monotonic()
         while time.monotonic() - since < seconds:
-            now = self.log.inner_text()
+            now = log.text_content()
             if now != last:
                 last, since = now, time.monotonic()
             time.sleep(0.1)
