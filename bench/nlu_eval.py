@@ -182,6 +182,16 @@ def render(results: Results, *, title: str, intro: str) -> str:
             f"bot would have asked them to rephrase instead; {len(wrong_low)} of those were also wrong.",
             "",
         ]
+    fresh = round_2_messages() if results.kind == "heldout" else set()
+    scored_fresh = [p for p in predictions if p["text"] in fresh]
+    if scored_fresh:
+        right = sum(p["intent_prediction"]["name"] == p["intent"] for p in scored_fresh)
+        lines += [
+            f"{len(scored_fresh)} of the messages (round 2) were written after the first tuning round, which "
+            f"looked at round 1's errors: they are the untouched estimate. Accuracy on them: "
+            f"{right}/{len(scored_fresh)} = {_f(right / len(scored_fresh))}.",
+            "",
+        ]
     lines += [
         "### By training file",
         "",
