@@ -41,6 +41,8 @@ MAX_NICKNAME = 80
 MAX_CBA_BUTTONS = 8
 STAGED_FILE_ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
 SKIP_WORDS = {"none", "no", "skip", "no nickname", "n a", "na", "nope", "no thanks"}
+# "call it Acme Q3": the nickname is what follows.
+NAMING = re.compile(r"^(?:please\s+)?(?:call it|name it|nickname it|the nickname is|nickname)\s*[:-]?\s+", re.I)
 
 # Which question a problem belongs to; None: any question (the answer could not be checked at all).
 PROBLEM_SLOT: Dict[str, Optional[str]] = {
@@ -235,7 +237,7 @@ class ValidateUploadForm(FormValidationAction):
     def validate_nickname(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[str, Any]:
-        text = re.sub(r"[\x00-\x1f\x7f]", " ", str(value or "")).strip()
+        text = NAMING.sub("", re.sub(r"[\x00-\x1f\x7f]", " ", str(value or "")).strip()).strip(" \"'")
         if not text or fold(text) in SKIP_WORDS:
             return {"nickname": NO_NICKNAME}
         if len(text) > MAX_NICKNAME:

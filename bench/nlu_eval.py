@@ -57,6 +57,11 @@ class Results:
     def entity_micro_f1(self) -> float:
         return float(self.entities.get("micro avg", {}).get("f1-score", 0.0))
 
+    def macro_f1(self, intents: set[str]) -> float:
+        """Macro F1 over the given intents (those with held-out messages)."""
+        scores = [s["f1-score"] for intent, s in self.per_intent().items() if intent in intents]
+        return sum(scores) / len(scores) if scores else 0.0
+
     def per_intent(self) -> dict[str, dict]:
         return {k: v for k, v in self.intents.items() if k not in SUMMARY_KEYS and isinstance(v, dict)}
 

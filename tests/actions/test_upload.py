@@ -215,6 +215,9 @@ def test_nickname_skipped_or_too_long(api, domain):
     assert validate(domain, before, {"nickname": NO_NICKNAME}, "nickname")["nickname"] == NO_NICKNAME
     assert validate(domain, before, {"nickname": "no nickname"}, "nickname")["nickname"] == NO_NICKNAME
     assert validate(domain, before, {"nickname": "Acme Q3 set"}, "nickname")["nickname"] == "Acme Q3 set"
+    assert validate(domain, before, {"nickname": "call it Acme Columbus bond"}, "nickname")["nickname"] == (
+        "Acme Columbus bond"
+    )
     slots = validate(domain, before, {"nickname": "x" * 81}, "nickname")
     assert slots["nickname"] is None and slots["form_problem"] == "nickname_too_long"
 
