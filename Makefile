@@ -9,13 +9,15 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 export RASA_CACHE_DIRECTORY := $(CURDIR)/var/rasa-cache
 export MPLCONFIGDIR := $(CURDIR)/var/mpl
 
-.PHONY: run test setup setup-test train lint validate pytest pytest-actions bench bench-stack clean help
+.PHONY: run test setup setup-test train lint validate pytest pytest-actions bench bench-stack nlu-heldout nlu-crossval clean help
 
 help:
 	@echo "make run    - set up and start the API, the action server and Rasa (Ctrl-C stops them)"
 	@echo "make test   - set up and run every test (lint, rasa data validate, pytest incl. browser and conversation tests)"
 	@echo "make train  - train the Rasa model if data/, config.yml or domain.yml changed"
 	@echo "make bench  - run the benchmarks and write bench/results/"
+	@echo "make nlu-heldout  - score the trained model on tests/nlu/heldout.yml; report in docs/nlu/"
+	@echo "make nlu-crossval - 5-fold cross-validation of data/nlu (about 15 minutes); report in docs/nlu/"
 
 setup:
 	@scripts/setup.sh
@@ -52,6 +54,13 @@ test: setup-test lint validate
 
 bench: setup
 	$(PY) -m bench.stack_bench
+
+# NLU reports published to docs/nlu/ (markdown and confusion matrix); make test runs the held-out check itself.
+nlu-heldout: train
+	$(PY) -m bench.nlu_eval heldout --publish
+
+nlu-crossval: setup
+	$(PY) -m bench.nlu_eval crossval --folds 5 --publish
 
 clean:
 	rm -rf var/run var/log var/test-results tests/artifacts

@@ -164,5 +164,9 @@ class ApiClient:
         """The date `days` business days after `start` (weekends and federal holidays skipped)."""
         return self.answer("GET", "/api/v1/contact-center/business-days", params={"start": start, "days": days})
 
+    def program_dates(self) -> ApiAnswer:
+        """Today in Eastern Time, the configured MFA enforcement date and whether it has passed."""
+        return self.answer("GET", "/api/v1/program/dates")
+
 
 client = ApiClient()

@@ -1,4 +1,5 @@
-"""The Form C due date, computed by the API's business-day calendar (weekends and federal holidays)."""
+"""Program dates in answers, from the API: the Form C due date (its business-day calendar) and the MFA date
+(its configuration, compared with today in Eastern Time)."""
 
 from __future__ import annotations
 
@@ -38,3 +39,26 @@ class ActionFormCDueDate(Action):
         except ValueError:
             due = None
         return [SlotSet("form_c_due_date", describe(due) if due else None)]
+
+
+class ActionMfaDate(Action):
+    """Sets `mfa_date` ("June 3, 2022") and `mfa_in_effect` from the API; clears both when it cannot say."""
+
+    def name(self) -> str:
+        return "action_mfa_date"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        unknown: List[EventType] = [SlotSet("mfa_date", None), SlotSet("mfa_in_effect", None)]
+        try:
+            answer = client.program_dates()
+        except ApiUnavailable as exc:
+            logger.warning("Program dates unavailable: %s", exc)
+            return unknown
+        try:
+            day = dt.date.fromisoformat(str(answer.body.get("mfa_enforcement_date"))) if answer.ok else None
+        except ValueError:
+            day = None
+        in_effect = answer.body.get("mfa_in_effect") if answer.ok else None
+        if day is None or not isinstance(in_effect, bool):
+            return unknown
+        return [SlotSet("mfa_date", f"{day:%B} {day.day}, {day.year}"), SlotSet("mfa_in_effect", in_effect)]

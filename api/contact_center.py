@@ -10,14 +10,18 @@ import datetime as dt
 from functools import lru_cache
 
 import holidays
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
+from api.auth.errors import Problem
 from api.config import get_settings
 
 PHONE = "877-577-5331"
 OPENS = dt.time(9, 0)
 CLOSES = dt.time(17, 30)
+HOURS = "9 a.m. to 5:30 p.m. Eastern Time, Monday to Friday, except federal holidays"
+# Deadlines counted in business days: a year of them is more than any program rule needs.
+MAX_BUSINESS_DAYS = 260
 
 
 @lru_cache(maxsize=8)
@@ -102,7 +106,7 @@ def status_at(now: dt.datetime) -> ContactCenterStatus:
             reason = "outside business hours"
     return ContactCenterStatus(
         phone=PHONE,
-        hours="9 a.m. to 5:30 p.m. Eastern Time, Monday to Friday, except federal holidays",
+        hours=HOURS,
         open_now=open_now,
         next_opening=opening,
         next_opening_text=describe_opening(opening, now) if opening else None,
@@ -114,3 +118,37 @@ def status_at(now: dt.datetime) -> ContactCenterStatus:
 def contact_center_status() -> ContactCenterStatus:
     """The phone number and hours of the customer service center, and whether it is open now."""
     return status_at(dt.datetime.now(dt.UTC))
+
+
+class BusinessDayAnswer(BaseModel):
+    start: dt.date
+    days: int
+    date: dt.date
+    weekday: str
+
+
+@router.get(
+    "/contact-center/business-days",
+    response_model=BusinessDayAnswer,
+    responses={
+        422: {
+            "description": "`start` is not a YYYY-MM-DD date, `days` is not 0 to 260, or the count runs past year 9999."
+        }
+    },
+)
+def business_days_after(
+    start: dt.date = Query(description="The day the count starts from (YYYY-MM-DD); it is not counted itself."),
+    days: int = Query(ge=0, le=MAX_BUSINESS_DAYS, description="How many business days to count (0 to 260)."),
+) -> BusinessDayAnswer:
+    """The date `days` business days after `start`, skipping weekends and observed federal holidays.
+
+    Deadlines such as Form C ("no later than 10 business days after July 1") are computed here, so that
+    the assistant never writes one by hand.
+    """
+    try:
+        date = add_business_days(start, days)
+    except OverflowError:
+        raise Problem(
+            422, "date_out_of_range", "The count runs past the last date the calendar knows. Use an earlier start date."
+        ) from None
+    return BusinessDayAnswer(start=start, days=days, date=date, weekday=f"{date:%A}")

@@ -8,7 +8,7 @@ from fastapi import FastAPI, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from api import contact_center, health
+from api import contact_center, health, program
 from api.auth import views as auth_views
 from api.auth.errors import Problem, problem_handler
 from api.chat import views as chat_views
@@ -27,6 +27,7 @@ def create_app() -> FastAPI:
     )
     app.include_router(health.router)
     app.include_router(contact_center.router)
+    app.include_router(program.router)
     app.include_router(auth_views.router)
     app.include_router(auth_views.dev_router)
     app.add_exception_handler(Problem, problem_handler)  # {"detail", "rule"} for every broken rule

@@ -32,7 +32,7 @@ HELDOUT = paths.ROOT / "tests" / "nlu" / "heldout.yml"
 REPORTS = paths.VAR / "reports"
 DOCS = paths.ROOT / "docs" / "nlu"
 SUMMARY_KEYS = ("accuracy", "macro avg", "weighted avg", "micro avg")
-ROUND_2_MARKER = "=== ROUND 2"
+ROUND_MARKER = re.compile(r"=== ROUND (\d+)")
 
 
 @dataclass
@@ -87,14 +87,16 @@ def intent_groups() -> dict[str, str]:
     return groups
 
 
-def round_2_messages() -> set[str]:
-    """Held-out messages written after the first tuning round (below the ROUND 2 marker)."""
+def latest_round() -> tuple[int, set[str]]:
+    """The newest round of held-out messages (below the last "=== ROUND n" marker): written after the
+    previous tuning round and before its scores were seen, so they are the untouched estimate."""
     text = HELDOUT.read_text(encoding="utf-8")
-    if ROUND_2_MARKER not in text:
-        return set()
-    after = text.split(ROUND_2_MARKER, 1)[1]
+    markers = list(ROUND_MARKER.finditer(text))
+    if not markers:
+        return 1, set()
+    after = text[markers[-1].end() :]
     lines = (line.strip()[2:] for line in after.splitlines() if line.strip().startswith("- ") and "intent:" not in line)
-    return {re.sub(r"\[([^\]]+)\]\([^)]+\)", r"\1", line) for line in lines}
+    return int(markers[-1].group(1)), {re.sub(r"\[([^\]]+)\]\([^)]+\)", r"\1", line) for line in lines}
 
 
 def run(kind: str, *, folds: int = 5, model: Path = paths.MODEL_FILE, out_dir: Path | None = None) -> Results:
@@ -187,13 +189,13 @@ def render(results: Results, *, title: str, intro: str) -> str:
             f"bot would have asked them to rephrase instead; {len(wrong_low)} of those were also wrong.",
             "",
         ]
-    fresh = round_2_messages() if results.kind == "heldout" else set()
+    number, fresh = latest_round() if results.kind == "heldout" else (1, set())
     scored_fresh = [p for p in predictions if p["text"] in fresh]
     if scored_fresh:
         right = sum(p["intent_prediction"]["name"] == p["intent"] for p in scored_fresh)
         lines += [
-            f"{len(scored_fresh)} of the messages (round 2) were written after the first tuning round, which "
-            f"looked at round 1's errors: they are the untouched estimate. Accuracy on them: "
+            f"{len(scored_fresh)} of the messages (round {number}) were written after the last tuning round and "
+            f"before its scores were seen: they are the untouched estimate. Accuracy on them: "
             f"{right}/{len(scored_fresh)} = {_f(right / len(scored_fresh))}.",
             "",
         ]

@@ -8,7 +8,7 @@ import requests
 from actions.api_client import ApiAnswer, ApiClient, ApiUnavailable
 from actions.choices import idm_user_id, match_bidder, match_choice, match_device, us_phone
 from actions.contact_center import ActionCheckContactCenter
-from actions.form_c import ActionFormCDueDate
+from actions.form_c import ActionFormCDueDate, ActionMfaDate
 from tests.actions.helpers import run, slots_of, tracker
 
 
@@ -80,6 +80,24 @@ def test_the_form_c_due_date_comes_from_the_business_day_calendar(api):
 
 def test_without_the_calendar_the_date_is_not_guessed(api):
     assert slots_of(run(ActionFormCDueDate(), tracker(intent="faq_form_c_due_date"))[0]) == {"form_c_due_date": None}
+
+
+def test_the_mfa_date_comes_from_the_configuration(api):
+    path = ("GET", "/api/v1/program/dates")
+    api.on(*path, (200, {"today": "2026-11-23", "mfa_enforcement_date": "2027-01-04", "mfa_in_effect": False}))
+    assert slots_of(run(ActionMfaDate(), tracker(intent="faq_mfa_deadline"))[0]) == {
+        "mfa_date": "January 4, 2027",
+        "mfa_in_effect": False,
+    }
+
+
+def test_without_the_api_the_mfa_date_is_not_guessed(api):
+    assert slots_of(run(ActionMfaDate(), tracker(intent="faq_mfa_deadline"))[0]) == {
+        "mfa_date": None,
+        "mfa_in_effect": None,
+    }
+    api.on("GET", "/api/v1/program/dates", (200, {"mfa_enforcement_date": "soon", "mfa_in_effect": True}))
+    assert slots_of(run(ActionMfaDate(), tracker(intent="faq_mfa_deadline"))[0])["mfa_date"] is None
 
 
 def test_contact_center_open_closed_and_unknown(api):

@@ -10,7 +10,6 @@ import datetime as dt
 import json
 import re
 
-from api.config import get_settings
 from api.contact_center import PHONE, add_business_days
 from api.documents.reference_data import DATA_FILE
 from api.documents.upload_body import MAX_FILE_BYTES
@@ -39,19 +38,26 @@ def form_c_due_date() -> dt.date:
     return add_business_days(FORM_C_REPORTING_DATE, FORM_C_BUSINESS_DAYS)
 
 
-def test_the_mfa_date_is_the_configured_one():
-    configured = spoken(get_settings().mfa_enforcement_date)
+def test_the_mfa_date_is_never_written_by_hand():
+    """The MFA date comes from MFA_ENFORCEMENT_DATE through the API (action_mfa_date), never from the text."""
     for name in ("utter_faq_mfa_deadline", "utter_faq_mfa_why_required", "utter_faq_form_c_mfa_needed"):
-        for text in response_texts(name):
-            assert configured in text, f"{name} must state the MFA date {configured} (MFA_ENFORCEMENT_DATE)"
+        variants = responses()[name]
+        by_condition = {
+            tuple((c["name"], c["value"]) for c in variant.get("condition", [])): variant["text"]
+            for variant in variants
+        }
+        assert set(by_condition) == {(("mfa_in_effect", True),), (("mfa_in_effect", False),), ()}, name
+        assert "{mfa_date}" in by_condition[(("mfa_in_effect", True),)], name
+        assert "{mfa_date}" in by_condition[(("mfa_in_effect", False),)], name
+        for text in by_condition.values():
+            assert not DATE.findall(text), f"{name} writes a date by hand: {text}"
 
 
 def test_the_form_c_due_date_is_computed_from_the_business_day_calendar():
-    due = form_c_due_date()
-    assert due == dt.date(2022, 7, 18)  # Friday July 1 + 10 business days, skipping Monday July 4
+    assert form_c_due_date() == dt.date(2022, 7, 18)  # Friday July 1 + 10 business days, skipping Monday July 4
     fallback, computed = responses()["utter_faq_form_c_due_date"]
     assert fallback["condition"] == [{"type": "slot", "name": "form_c_due_date", "value": None}]
-    assert spoken(due, weekday=True) in fallback["text"]
+    assert not DATE.findall(fallback["text"].replace(spoken(FORM_C_REPORTING_DATE), "")), "the date is not guessed"
     assert "{form_c_due_date}" in computed["text"] and "condition" not in computed
     for text in (fallback["text"], computed["text"]):
         assert f"{FORM_C_BUSINESS_DAYS} business days after {spoken(FORM_C_REPORTING_DATE)}" in text
@@ -69,9 +75,7 @@ def test_the_contract_period_and_the_number_of_cbas_come_from_the_reference_data
 def test_every_date_an_answer_states_has_a_source():
     cycle = round_2021()
     known = {
-        spoken(get_settings().mfa_enforcement_date),
         spoken(FORM_C_REPORTING_DATE),
-        spoken(form_c_due_date()),
         spoken(dt.date.fromisoformat(cycle["contract_start"])),
         spoken(dt.date.fromisoformat(cycle["contract_end"])),
     }

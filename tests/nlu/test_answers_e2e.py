@@ -91,6 +91,7 @@ FACTS: dict[str, list[str]] = {
     "ask_contact_hours": [PHONE],
     "frustration": ["sorry", "person"],
     "out_of_scope": [PHONE],
+    "chitchat": ["bid document uploads", PHONE],
 }
 
 

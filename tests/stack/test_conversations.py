@@ -1,10 +1,14 @@
 """`rasa test` conversation tests (tests/conversations), with --fail-on-prediction-errors.
 
-They run against the live stack's action server, so custom actions really call the API.
+Each story gives the user's turns and what the custom actions set (as slot events); `rasa test core`
+checks that the trained model predicts every next action and response. The actions themselves calling
+the API are covered by the live tests (tests/stack/test_live_stack.py, tests/stack/test_no_secrets.py)
+and their unit tests (tests/actions/).
 """
 
 from __future__ import annotations
 
+import re
 import subprocess
 from pathlib import Path
 
@@ -36,7 +40,7 @@ def test_conversation_tests_pass(live_stack, tmp_path):
             "--no-plot",
         ],
         cwd=ROOT,
-        env=live_stack.env | RASA_ENV | {"RASA_CACHE_DIRECTORY": str(ROOT / "var/rasa-cache"), "LOG_LEVEL": "WARNING"},
+        env=live_stack.env | RASA_ENV | {"RASA_CACHE_DIRECTORY": str(ROOT / "var/rasa-cache"), "LOG_LEVEL": "INFO"},
         capture_output=True,
         text=True,
         timeout=900,
@@ -44,4 +48,13 @@ def test_conversation_tests_pass(live_stack, tmp_path):
     failed = tmp_path / "results" / "failed_test_stories.yml"
     detail = failed.read_text() if failed.exists() else ""
     assert result.returncode == 0, f"{detail}\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
-    assert "Finished evaluation" in result.stdout + result.stderr or result.returncode == 0
+    # Issue 7 asks for at least 60 stories across the capabilities; all of them must have been run.
+    stories = sum(
+        len(re.findall(r"^  - story:", f.read_text(), re.M)) for f in (ROOT / "tests/conversations").glob("*.yml")
+    )
+    assert stories >= 60, f"only {stories} conversation tests"
+    correct = re.search(
+        r"Evaluation Results on CONVERSATION level:.*?Correct:\s+(\d+) / (\d+)", result.stdout + result.stderr, re.S
+    )
+    assert correct, (result.stdout + result.stderr)[-3000:]
+    assert (int(correct.group(1)), int(correct.group(2))) == (stories, stories)
