@@ -12,6 +12,7 @@ import ctypes.util
 import hashlib
 import os
 import secrets
+import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
@@ -55,8 +56,19 @@ def _start_writeback(fd: int, offset: int, length: int) -> None:
         _sync_file_range(fd, offset, length, _SYNC_FILE_RANGE_WRITE)  # a failure only costs the head start
 
 
-_helpers = ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2), thread_name_prefix="pending-file")
-"""Hashes and fsyncs files being received, beside the threads that receive them (shared, bounded)."""
+_HASHERS = max(2, os.cpu_count() or 2)
+_hashers = ThreadPoolExecutor(max_workers=_HASHERS, thread_name_prefix="pending-file-hash")
+_free_hashers = threading.BoundedSemaphore(_HASHERS)
+"""When every hasher is busy (many uploads at once), a piece is hashed by its own thread instead of queued."""
+_syncers = ThreadPoolExecutor(max_workers=8, thread_name_prefix="pending-file-sync")
+"""Runs fsyncs apart from the hashers, so that waiting for the disk never delays a hash."""
+
+
+def _hash_piece(sha256: hashlib._Hash, piece: memoryview) -> None:
+    try:
+        sha256.update(piece)  # releases the GIL
+    finally:
+        _free_hashers.release()
 
 
 class PendingFile:
@@ -86,10 +98,10 @@ class PendingFile:
         if len(self.head) < 1024:
             self.head += bytes(view[: 1024 - len(self.head)])
         self._wait_for_hash()  # the previous piece: in order, and never more than one behind
-        if len(view) >= BACKGROUND_HASH_BYTES:
-            self._hashing = _helpers.submit(self._sha256.update, view)
+        if len(view) >= BACKGROUND_HASH_BYTES and _free_hashers.acquire(blocking=False):
+            self._hashing = _hashers.submit(_hash_piece, self._sha256, view)
         else:
-            self._sha256.update(view)  # too small to be worth a hand-over
+            self._sha256.update(view)  # small, or every hasher busy: no hand-over
         rest = view
         while rest:
             written = os.write(self._fd, rest)
@@ -112,7 +124,7 @@ class PendingFile:
     def start_sync(self) -> None:
         """Start the fsync in a helper thread (once the whole file is written); `finish` waits for it."""
         if self._fd is not None and self._syncing is None:
-            self._syncing = _helpers.submit(os.fsync, self._fd)
+            self._syncing = _syncers.submit(os.fsync, self._fd)
 
     def finish(self) -> None:
         """Flush the bytes to disk (fsync) and close the file."""
