@@ -48,13 +48,11 @@ def test_conversation_tests_pass(live_stack, tmp_path):
     failed = tmp_path / "results" / "failed_test_stories.yml"
     detail = failed.read_text() if failed.exists() else ""
     assert result.returncode == 0, f"{detail}\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
-    # Issue 7 asks for at least 60 stories across the capabilities; all of them must have been run.
-    stories = sum(
-        len(re.findall(r"^  - story:", f.read_text(), re.M)) for f in (ROOT / "tests/conversations").glob("*.yml")
-    )
-    assert stories >= 60, f"only {stories} conversation tests"
+    # Issue 7 asks for at least 60 stories across the capabilities; every one evaluated must be right.
+    # (Rasa counts distinct conversations: two stories with the same events count once.)
     correct = re.search(
         r"Evaluation Results on CONVERSATION level:.*?Correct:\s+(\d+) / (\d+)", result.stdout + result.stderr, re.S
     )
     assert correct, (result.stdout + result.stderr)[-3000:]
-    assert (int(correct.group(1)), int(correct.group(2))) == (stories, stories)
+    right, evaluated = int(correct.group(1)), int(correct.group(2))
+    assert right == evaluated >= 60, f"{right} of {evaluated} conversation tests right (at least 60 needed)"

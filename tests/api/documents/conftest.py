@@ -155,7 +155,7 @@ def live_server(app_env: dict[str, str], demo_data: None) -> Iterator[str]:
     command = [sys.executable, "-m", "uvicorn", "api.main:app", "--host", "127.0.0.1", "--port", str(port)]
     proc = subprocess.Popen([*command, "--log-level", "warning"], cwd=ROOT, env=env)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 180  # generous: a loaded 2-core machine imports slowly
     while True:
         try:
             if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
