@@ -29,7 +29,8 @@ from api.auth.models import User
 CODE = re.compile(r"(?<![\w-])(?<!\d[ .-])(\d{6}|\d{3} \d{3})(?![\w-])(?![ .-]\d)")
 TOKEN = re.compile(r"(?<![A-Za-z0-9_-])[A-Za-z0-9_-]{32,}(?![A-Za-z0-9_-])")
 BASE32_KEY = re.compile(r"(?<![A-Za-z2-7])[A-Z2-7]{16,}(?![A-Za-z2-7])")
-PASSWORD_CHECKS = 2
+TRAILING_PUNCTUATION = ".,;:!?)'\""
+PASSWORD_CHECKS = 3
 """At most this many parts of a message are checked against the password hash: each check is slow on
 purpose (Argon2), so only parts shaped like a password are checked at all."""
 
@@ -45,13 +46,15 @@ REFUSALS = {
 
 
 def _is_token(candidate: str) -> bool:
-    # A session token is random: capitals, small letters and digits all appear. File names and long words
-    # ("my_document_for_the_bid_final") do not have all three.
-    return (
-        any(c.isupper() for c in candidate)
-        and any(c.islower() for c in candidate)
-        and any(c.isdigit() for c in candidate)
-    )
+    # A session token is random: capitals and small letters, and digits unless it is long (43 characters).
+    # File names and long words ("my_document_for_the_bid_2021_final") are not mixed like that.
+    mixed_case = any(c.isupper() for c in candidate) and any(c.islower() for c in candidate)
+    return mixed_case and (any(c.isdigit() for c in candidate) or len(candidate) >= 40)
+
+
+def _is_key(candidate: str) -> bool:
+    # An authenticator key: base32 capitals, with a digit unless it is long (most keys are 32 characters).
+    return any(c.isdigit() for c in candidate) or len(candidate) >= 24
 
 
 def _chat_user(db: Session, conversation_id: str) -> User | None:
@@ -79,7 +82,9 @@ def _looks_like_password(user: User, text: str) -> bool:
     if len(text.split()) == 1:
         candidates = [text] if passwords.MIN_LENGTH <= len(text) <= passwords.MAX_LENGTH else []
     else:
-        candidates = [w for w in dict.fromkeys(text.split()) if _password_shaped(w)]
+        # "my password is Harbor-lantern-42." (the full stop is not part of it) or "... is Plenty-2021!" (it is)
+        words = [v for w in text.split() for v in (w, w.rstrip(TRAILING_PUNCTUATION))]
+        candidates = [w for w in dict.fromkeys(words) if _password_shaped(w)]
     return any(passwords.verify_password(user.password_hash, c) for c in candidates[:PASSWORD_CHECKS])
 
 
@@ -92,7 +97,7 @@ def refusal(*, db: Session, conversation_id: str, prechat: dict | None, text: st
     if any(m.group(1).replace(" ", "") not in bidder_numbers for m in CODE.finditer(text)):
         return "code_in_message", REFUSALS["code_in_message"]
     if any(_is_token(m.group(0)) for m in TOKEN.finditer(text)) or any(
-        any(c.isdigit() for c in m.group(0)) for m in BASE32_KEY.finditer(text)
+        _is_key(m.group(0)) for m in BASE32_KEY.finditer(text)
     ):
         return "secret_in_message", REFUSALS["secret_in_message"]
     if user is not None and _looks_like_password(user, text):

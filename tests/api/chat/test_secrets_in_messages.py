@@ -94,7 +94,7 @@ def test_a_pasted_key_or_token_is_refused(chat, fake_rasa, secret):
 
 
 def test_the_password_of_the_signed_in_user_is_refused(bound_chat, fake_rasa):
-    for text in (PASSWORD, f"my password is {PASSWORD} but it fails"):
+    for text in (PASSWORD, f"my password is {PASSWORD} but it fails", f"My password is {PASSWORD}."):
         answer = bound_chat.post(text)
         assert answer.status_code == 422 and answer.json()["rule"] == "password_in_message"
         assert "sign-in panel" in answer.json()["detail"]
