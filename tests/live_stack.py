@@ -22,6 +22,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL = ROOT / "var" / "models" / "cbp-assistant.tar.gz"
+# Seconds the services get to become healthy; raise it on a busy machine (loading the model takes longest).
+STARTUP_SECONDS = int(os.environ.get("LIVE_STACK_TIMEOUT", "300"))
 
 
 def free_port() -> int:
@@ -72,7 +74,7 @@ def live_stack(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> I
     ports = {"api": free_port(), "rasa": free_port(), "action": free_port()}
     env = stack_env(database_url, tmp_path_factory.mktemp("live-storage"), **ports)
     process = subprocess.Popen(
-        [sys.executable, "-m", "stack", "run", "--no-train", "--quiet", "--timeout", "300"],
+        [sys.executable, "-m", "stack", "run", "--no-train", "--quiet", "--timeout", str(STARTUP_SECONDS)],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
@@ -98,7 +100,7 @@ def live_stack(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> I
                 ready.set()
 
     threading.Thread(target=pump, daemon=True).start()
-    deadline = time.monotonic() + 360
+    deadline = time.monotonic() + STARTUP_SECONDS + 60
     while not ready.wait(0.5):
         if process.poll() is not None or time.monotonic() > deadline:
             process.kill()
