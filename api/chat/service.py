@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from api.auth import sessions as auth_sessions
+from api.chat import guard
 from api.chat import prechat as prechat_module
 from api.chat.delivery import hub
 from api.chat.errors import ChatError, FieldProblem
@@ -408,6 +409,10 @@ def _interpret(db: Session, conversation: Conversation, data: MessageCreate) -> 
     relay = text.lstrip("/").strip()
     if not relay:
         raise ChatError(422, "message_empty", "The message is empty; type something before sending.")
+    # A code, token or password typed here by mistake is neither stored nor relayed (see guard.py).
+    refused = guard.refusal(db=db, conversation_id=conversation.id, prechat=conversation.prechat, text=text)
+    if refused is not None:
+        raise ChatError(422, *refused)
     return MessageKind.text, text, relay, {}
 
 
