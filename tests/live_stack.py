@@ -22,7 +22,6 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL = ROOT / "var" / "models" / "cbp-assistant.tar.gz"
-# Seconds the services get to become healthy; raise it on a busy machine (loading the model takes longest).
 
 
 def free_port() -> int:
@@ -72,6 +71,7 @@ _START_FAILURE: list[str] = []
 
 # Start-up timeout of the stack: generous, because a loaded 2-core machine can take minutes to load the
 # Rasa model. It bounds a hang; it is not a performance check (those are in bench/).
+# LIVE_STACK_TIMEOUT raises it further on a very busy machine.
 START_TIMEOUT = int(os.environ.get("LIVE_STACK_TIMEOUT", "600"))
 
 
