@@ -676,7 +676,7 @@
       this.log = h("div", { class: "log", role: "log", "aria-live": "polite", "aria-label": "Chat messages", tabindex: "0" });
       this.typing = h("div", { class: "typing", hidden: true }, "The assistant is typing", h("span", { class: "dots", "aria-hidden": "true" }, h("span"), h("span"), h("span")));
       this.attachArea = h("div", { class: "attach", hidden: true });
-      this.handoffStatus = h("p", { class: "handoff-status", role: "status", "aria-live": "polite", "aria-atomic": "true" });
+      this.handoffStatus = h("p", { class: "handoff-status" });
       this.handoffArea = h("div", { class: "handoff", hidden: true });
       this.handoffBar = h("div", { class: "handoff-bar" }, this.handoffStatus, this.handoffArea);
       this.handoff = null;
@@ -888,6 +888,8 @@
           h("button", { type: "button", class: "secondary retry", onclick: (event) => this.retryTurn(data.retry_client_message_id, event.currentTarget) }, "Try again"),
         );
       }
+      // A handoff's status line says who joined (setHandoffStatus); other agent markers are announced here.
+      if (data.event === "status" && data.status === "with_agent" && data.type !== "handoff" && message.seq > this.backlogUntil) this.announce(message.text);
       if (data.event === "status" && data.status === "closed") this.showEnded(element);
       if (data.state === "with_agent" && data.agent_name) this.agentName = data.agent_name;
       if ((data.type === "handoff" || data.event === "status") && message.seq > this.backlogUntil) this.refreshHandoff();
@@ -1532,8 +1534,9 @@
     }
 
     setHandoffStatus(text) {
-      // A polite live region: screen readers hear each change, focus stays where it is.
-      if (this.handoffStatus.textContent !== text) this.handoffStatus.textContent = text;
+      if (this.handoffStatus.textContent === text) return;
+      this.handoffStatus.textContent = text;
+      if (text) this.announce(text); // the polite status region: screen readers hear it, focus stays put
     }
 
     renderHandoff(queue) {

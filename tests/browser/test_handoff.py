@@ -88,8 +88,8 @@ def test_a_supplier_reaches_an_agent_who_replies_and_the_rating_is_saved(context
     # action_handoff puts the chat in the queue.
     widget.log.get_by_role("button", name="Talk to a person").click()
     expect(widget.log.get_by_text("in the queue for a person").first).to_be_visible(timeout=30_000)
-    # The widget's status line (a polite live region: read out without moving focus) gives the place in
-    # the queue and an estimate, with a button to leave the queue.
+    # The widget's status line gives the place in the queue and an estimate (also said in the polite status
+    # region: read out without moving focus), with a button to leave the queue.
     status = handoff_status(supplier_page)
     expect(status).to_contain_text("in the queue for a person")
     expect(status).to_contain_text("Estimated wait: about")
@@ -108,6 +108,7 @@ def test_a_supplier_reaches_an_agent_who_replies_and_the_rating_is_saved(context
     expect(transcript).to_contain_text("Talk to a person")
     expect(widget.log.get_by_text("Alex from the customer service center joined the chat.")).to_be_visible()
     expect(status).to_have_text("Connected to Alex from the customer service center.")
+    expect(announced(supplier_page)).to_have_text("Connected to Alex from the customer service center.")
     expect(widget.panel.get_by_role("button", name="Leave the queue")).to_have_count(0)
     axe_check(agent_page, "the agent console with a claimed chat")
     axe_check(supplier_page, "the widget connected to an agent")
@@ -267,8 +268,13 @@ def _handoff_states(conversation_id: str) -> list[str]:
 
 
 def handoff_status(page: Page):  # type: ignore[no-untyped-def]
-    """The widget's handoff status line: a polite live region (role=status)."""
-    return page.locator("chat-now-widget .handoff-status[role=status][aria-live=polite]")
+    """The widget's handoff status line, under the messages."""
+    return page.locator("chat-now-widget .handoff-status")
+
+
+def announced(page: Page):  # type: ignore[no-untyped-def]
+    """What the widget last said in its polite status region (screen readers read it; focus stays put)."""
+    return page.get_by_role("status").and_(page.locator("[aria-live=polite]"))
 
 
 def _rating_of(conversation_id: str) -> tuple[int, str] | None:
