@@ -38,8 +38,14 @@ def is_business_day(day: dt.date) -> bool:
     return day.weekday() < 5 and holiday_name(day) is None
 
 
+def always_open() -> bool:
+    """`CONTACT_CENTER_ALWAYS_OPEN` (tests and demos only; ignored in production): open at every hour."""
+    settings = get_settings()
+    return settings.contact_center_always_open and settings.environment != "production"
+
+
 def is_open(at: dt.datetime) -> bool:
-    """Whether the center is open at the aware datetime `at`."""
+    """Whether the center is open at the aware datetime `at` (the real hours, whatever the setting)."""
     local = at.astimezone(get_settings().tz)
     return is_business_day(local.date()) and OPENS <= local.time() < CLOSES
 
@@ -92,7 +98,8 @@ router = APIRouter(prefix="/api/v1", tags=["contact center"])
 
 
 def status_at(now: dt.datetime) -> ContactCenterStatus:
-    open_now = is_open(now)
+    """What the API says at `now`; the same as the handoff service (`api.handoff.hours.center_hours`)."""
+    open_now = always_open() or is_open(now)
     local = now.astimezone(get_settings().tz)
     opening = None if open_now else next_opening(now)
     reason = None
@@ -116,8 +123,14 @@ def status_at(now: dt.datetime) -> ContactCenterStatus:
 
 @router.get("/contact-center", response_model=ContactCenterStatus)
 def contact_center_status() -> ContactCenterStatus:
-    """The phone number and hours of the customer service center, and whether it is open now."""
-    return status_at(dt.datetime.now(dt.UTC))
+    """The phone number and hours of the customer service center, and whether it is open now.
+
+    It reads the handoff service's clock and setting, so it says "open" exactly when a handoff would join
+    the agents' queue (with `CONTACT_CENTER_ALWAYS_OPEN`, at every hour outside production).
+    """
+    from api.handoff import hours  # the handoff's hours build on this module
+
+    return status_at(hours.now())
 
 
 class BusinessDayAnswer(BaseModel):

@@ -33,7 +33,7 @@ RULES: dict[str, tuple[int, str]] = {
     "callback_not_yours": (409, "Another agent took the callback request."),
     "invalid_phone": (422, "The phone number is not a valid US number with its area code."),
     "best_time_required": (422, "The best time to call is empty or too long."),
-    "rating_not_requested": (409, "Only a chat an agent closed can be rated."),
+    "rating_not_requested": (409, "Only a chat with an agent can be rated, once it has ended."),
     "already_rated": (409, "The chat was rated already."),
     "rating_out_of_range": (422, "The rating is not a whole number from 1 to 5."),
     "comment_too_long": (422, "The comment is longer than 1,000 characters."),

@@ -12,7 +12,6 @@ import datetime as dt
 from dataclasses import dataclass
 
 from api import contact_center
-from api.config import get_settings
 
 
 def now() -> dt.datetime:
@@ -40,8 +39,7 @@ class CenterHours:
 
 
 def always_open() -> bool:
-    settings = get_settings()
-    return settings.contact_center_always_open and settings.environment != "production"
+    return contact_center.always_open()
 
 
 def center_hours(at: dt.datetime) -> CenterHours:

@@ -90,6 +90,9 @@ class QueueStatus(BaseModel):
     callback: CallbackPublic | None = None
     rating_requested: bool = Field(False, description="An agent closed the chat and it is not rated yet.")
     rated: bool = False
+    ended_by: Literal["agent", "supplier"] | None = Field(
+        None, description="Who ended the chat with the agent (`ended` only); only the agent's may start over."
+    )
     message: str
 
 

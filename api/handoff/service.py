@@ -494,13 +494,15 @@ def queue_status(*, db: Session, conversation: Conversation, now: dt.datetime | 
             "then, or ask us to call you back.",
             **base,
         )
-    if handoff.state is HandoffState.closed:
+    supplier_ended = handoff.state is HandoffState.with_agent and status is ConversationStatus.closed
+    if handoff.state is HandoffState.closed or supplier_ended:
         rated = _rating_of(db, handoff.id) is not None
         return QueueStatus(
             state="ended",
             rating_requested=not rated,
             rated=rated,
-            message="The agent closed the chat."
+            ended_by="supplier" if supplier_ended else "agent",
+            message=("You ended the chat." if supplier_ended else "The agent closed the chat.")
             + ("" if rated else " Rate it from 1 to 5, or start over with the assistant."),
             **base,
         )
@@ -631,17 +633,28 @@ def rate(*, db: Session, conversation: Conversation, data: RatingCreate) -> Rati
             "comment_too_long",
             f"Comment: use at most {MAX_COMMENT_CHARS:,} characters (this one has {len(comment):,}); shorten it.",
         )
-    handoff = db.scalar(
-        select(Handoff)
-        .where(Handoff.conversation_id == conversation.id, Handoff.state == HandoffState.closed)
-        .order_by(Handoff.id.desc())
-        .limit(1)
+    db.refresh(conversation)
+    latest = _latest_handoff(db, conversation.id)
+    supplier_ended = (  # the supplier ended the chat while an agent had it (before the agent's disposition)
+        latest is not None
+        and latest.state is HandoffState.with_agent
+        and conversation.status is ConversationStatus.closed
+    )
+    handoff = (
+        latest
+        if supplier_ended
+        else db.scalar(
+            select(Handoff)
+            .where(Handoff.conversation_id == conversation.id, Handoff.state == HandoffState.closed)
+            .order_by(Handoff.id.desc())
+            .limit(1)
+        )
     )
     if handoff is None:
         raise HandoffError(
             409,
             "rating_not_requested",
-            "Only a chat that an agent closed can be rated; rate it after the agent ends the chat.",
+            "Only a chat with an agent can be rated, once it has ended; rate it after you or the agent end it.",
         )
     if _rating_of(db, handoff.id) is not None:
         raise HandoffError(409, "already_rated", "You rated this chat already; thank you, nothing more is needed.")
@@ -1122,17 +1135,18 @@ def close(
     if getattr(closed, "rowcount", 0) != 1:
         db.rollback()
         raise HandoffError(409, "not_your_conversation", "This chat is no longer yours; it was not closed.")
+    rated = _rating_of(db, handoff.id) is not None  # the supplier ended the chat and rated it already
     message = chat_bridge.system_event(
         db=db,
         conversation_id=handoff.conversation_id,
-        text=f"{agent.first_name} closed the chat. How did we do? Rate this chat from 1 to 5, "
-        "or start over with the assistant.",
+        text=f"{agent.first_name} closed the chat."
+        + ("" if rated else " How did we do? Rate this chat from 1 to 5, or start over with the assistant."),
         data={
             "event": "status",
             "status": ConversationStatus.closed.value,
             "type": "handoff",
             "state": "ended",
-            "rating_requested": True,
+            "rating_requested": not rated,
         },
     )
     db.commit()

@@ -342,6 +342,11 @@
       this.upload = null; // the file upload in progress
       this.prechatAnswers = null;
       this.lastAnnounced = "";
+      this.handoff = null; // the latest queue status (GET .../queue): queued, with_agent, ended...
+      this.handoffAsked = 0; // answers to older queue reads are ignored
+      this.agentName = null;
+      this.typingOn = false; // the agent was told "the supplier is typing"
+      this.typingTimer = null;
     }
 
     connectedCallback() {
@@ -671,8 +676,13 @@
       this.log = h("div", { class: "log", role: "log", "aria-live": "polite", "aria-label": "Chat messages", tabindex: "0" });
       this.typing = h("div", { class: "typing", hidden: true }, "The assistant is typing", h("span", { class: "dots", "aria-hidden": "true" }, h("span"), h("span"), h("span")));
       this.attachArea = h("div", { class: "attach", hidden: true });
+      this.handoffStatus = h("p", { class: "handoff-status" });
+      this.handoffArea = h("div", { class: "handoff", hidden: true });
+      this.handoffBar = h("div", { class: "handoff-bar" }, this.handoffStatus, this.handoffArea);
+      this.handoff = null;
+      this.agentName = null;
       this.signInArea = h("div", { class: "scroll signin", hidden: true });
-      this.chatArea = h("div", { class: "body" }, this.banner, this.log, this.typing, this.attachArea, this.buildComposer());
+      this.chatArea = h("div", { class: "body" }, this.banner, this.log, this.typing, this.handoffBar, this.attachArea, this.buildComposer());
       this.body.replaceChildren(this.chatArea, this.signInArea);
       for (const turn of this.outbox) this.showPending(turn);
       if (this.transport) this.transport.stop();
@@ -685,6 +695,7 @@
       this.clip.innerHTML = ICON_CLIP;
       this.inputLabel = h("label", { for: "cbp-chat-input", class: "sr-only" }, "Message");
       this.input = h("textarea", { id: "cbp-chat-input", rows: "1", autocomplete: "off", placeholder: "Type your message", maxlength: "2000" });
+      this.input.addEventListener("input", () => this.tellAgentTyping());
       this.input.addEventListener("keydown", (event) => {
         if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
           event.preventDefault();
@@ -725,6 +736,7 @@
       if (conversation.signed_in !== undefined) this.signedIn = conversation.signed_in;
       this.showTyping(!!typing);
       this.banner.hidden = true;
+      this.refreshHandoff();
       // After the backlog is in, act on a request the user had not answered before the reload.
       window.setTimeout(() => this.resumePendingRequest(), 300);
     }
@@ -771,7 +783,7 @@
     showTyping(on, sender) {
       if (!this.typing) return;
       const was = !this.typing.hidden;
-      const who = sender === "agent" ? "The agent is typing" : "The assistant is typing";
+      const who = sender === "agent" ? `${this.agentName || "The agent"} is typing` : "The assistant is typing";
       this.typing.firstChild.textContent = who;
       this.typing.hidden = !on;
       if (on && !was) this.announce(`${who}.`);
@@ -781,13 +793,8 @@
       if (!status || status === this.status) return;
       this.status = status;
       if (quiet) return;
-      const words = {
-        queued: "You are waiting for an agent.",
-        with_agent: "An agent joined the chat.",
-        bot: "You are chatting with the assistant.",
-        closed: "The chat has ended.",
-      };
-      if (words[status]) this.announce(words[status]);
+      const words = { bot: "You are chatting with the assistant.", closed: "The chat has ended." };
+      if (words[status] && !this.handoff) this.announce(words[status]); // else the handoff status line says it
     }
 
     // ---- messages
@@ -881,8 +888,11 @@
           h("button", { type: "button", class: "secondary retry", onclick: (event) => this.retryTurn(data.retry_client_message_id, event.currentTarget) }, "Try again"),
         );
       }
-      if (data.event === "status" && data.status === "with_agent" && message.seq > this.backlogUntil) this.announce(message.text);
+      // A handoff's status line says who joined (setHandoffStatus); other agent markers are announced here.
+      if (data.event === "status" && data.status === "with_agent" && data.type !== "handoff" && message.seq > this.backlogUntil) this.announce(message.text);
       if (data.event === "status" && data.status === "closed") this.showEnded(element);
+      if (data.state === "with_agent" && data.agent_name) this.agentName = data.agent_name;
+      if ((data.type === "handoff" || data.event === "status") && message.seq > this.backlogUntil) this.refreshHandoff();
       return element;
     }
 
@@ -927,6 +937,7 @@
 
     setComposerEnabled(enabled) {
       for (const el of [this.input, this.sendButton, this.clip]) if (el) el.disabled = !enabled;
+      if (this.input) this.input.placeholder = enabled ? "Type your message" : "This chat has ended";
     }
 
     // ---- sending
@@ -942,6 +953,7 @@
         return;
       }
       this.input.value = "";
+      if (this.typingOn) this.tellAgentTyping(false);
       this.sendTurn({ client_message_id: newId(), text });
     }
 
@@ -1506,11 +1518,228 @@
       this.focusComposer();
     }
 
+    // ---- a person: queue place, leaving the queue, the agent, the callback, the rating (docs/handoff.md)
+
+    chatPath(suffix) {
+      return `/chat/conversations/${encodeURIComponent(this.chat.conversationId)}${suffix}`;
+    }
+
+    /** Read where the request for a person stands (on every load, and after every handoff event). */
+    async refreshHandoff() {
+      if (!this.chat || !this.handoffArea) return;
+      const asked = ++this.handoffAsked;
+      const result = await api(this.chatPath("/queue"), { chatToken: this.chat.clientToken }).catch(() => null);
+      if (asked !== this.handoffAsked || !result || !result.ok || !this.handoffArea) return;
+      this.renderHandoff(result.data);
+    }
+
+    setHandoffStatus(text) {
+      if (this.handoffStatus.textContent === text) return;
+      this.handoffStatus.textContent = text;
+      if (text) this.announce(text); // the polite status region: screen readers hear it, focus stays put
+    }
+
+    renderHandoff(queue) {
+      const before = this.handoff;
+      this.handoff = queue;
+      if (queue.agent_name) this.agentName = queue.agent_name;
+      const backWithBot = queue.conversation_status === "bot" && !["queued", "closed_hours", "callback_requested"].includes(queue.state);
+      const state = backWithBot ? "none" : queue.state;
+      const agent = this.agentName || "the agent";
+      const status = {
+        queued: queue.message,
+        with_agent: `Connected to ${agent} from the customer service center.`,
+        closed_hours: queue.message,
+        callback_requested: queue.message,
+        ended: queue.rating_requested ? `The chat with ${agent} has ended. Please rate it.` : queue.rated ? "The chat has ended. Thank you for your rating." : "",
+      }[state];
+      this.setHandoffStatus(status || "");
+      if (queue.conversation_status !== "closed") this.setComposerEnabled(true);
+      const key = `${state}|${queue.rating_requested}|${queue.rated}|${queue.ended_by}`;
+      const beforeKey = before && before.renderedKey;
+      queue.renderedKey = key;
+      if (key === beforeKey) return; // keep what the supplier is typing in a form
+      const hadFocus = this.handoffArea.contains(this.root.activeElement);
+      const lostFocus = !this.root.activeElement || this.root.activeElement.disabled;
+      let content = null;
+      if (state === "queued") {
+        content = [h("div", { class: "actions" }, h("button", { type: "button", class: "secondary", onclick: (e) => this.leaveQueue(e.currentTarget) }, "Leave the queue"))];
+      } else if (state === "with_agent") {
+        content = [h("div", { class: "actions" }, h("button", { type: "button", class: "secondary", onclick: () => this.endChat() }, "End chat"))];
+      } else if (state === "closed_hours") {
+        content = [this.callbackForm(queue)];
+      } else if (state === "ended" && queue.rating_requested) {
+        content = [this.ratingForm(queue)];
+      } else if (state === "ended" && queue.rated) {
+        content = [this.endedActions(queue)];
+      }
+      this.handoffError = null;
+      this.handoffArea.replaceChildren(...(content || []));
+      this.handoffArea.hidden = !content;
+      if (!content) {
+        if (hadFocus) this.focusComposer();
+        return;
+      }
+      // Focus moves only when it was in what changed or was lost (the message box was just disabled).
+      if (hadFocus || lostFocus) {
+        const target = this.handoffArea.querySelector("h3[tabindex], input, button");
+        if (target) target.focus();
+      }
+    }
+
+    handoffProblem(message) {
+      if (!this.handoffError) {
+        this.handoffError = h("p", { class: "error", role: "alert" });
+        this.handoffArea.append(this.handoffError);
+      }
+      this.handoffError.textContent = message;
+    }
+
+    async leaveQueue(button) {
+      button.disabled = true;
+      const result = await api(this.chatPath("/queue/leave"), { method: "POST", chatToken: this.chat.clientToken }).catch(() => null);
+      if (!result || !result.ok) {
+        button.disabled = false;
+        this.handoffProblem((result && result.data.detail) || "You could not leave the queue: the connection dropped. Try again.");
+        this.refreshHandoff();
+        return;
+      }
+      this.renderHandoff(result.data);
+      this.focusComposer();
+    }
+
+    async startOverWithBot(button) {
+      button.disabled = true;
+      const result = await api(this.chatPath("/start-over"), { method: "POST", chatToken: this.chat.clientToken }).catch(() => null);
+      if (!result || !result.ok) {
+        button.disabled = false;
+        this.handoffProblem((result && result.data.detail) || "The chat could not go back to the assistant: the connection dropped. Try again.");
+        return;
+      }
+      this.renderHandoff(result.data);
+      this.focusComposer();
+    }
+
+    endedActions(queue) {
+      return h(
+        "div",
+        { class: "actions" },
+        queue.ended_by === "agent" ? h("button", { type: "button", class: "primary", onclick: (e) => this.startOverWithBot(e.currentTarget) }, "Start over with the assistant") : null,
+        h("button", { type: "button", class: "secondary", onclick: () => this.startOver() }, "Start a new chat"),
+      );
+    }
+
+    ratingForm(queue) {
+      const error = h("p", { class: "error", id: "cbp-rating-error", hidden: true });
+      const scale = h("div", { class: "scale" });
+      for (let n = 1; n <= 5; n += 1) {
+        const id = `cbp-rating-${n}`;
+        scale.append(h("span", { class: "point" }, h("input", { type: "radio", name: "cbp-rating", id, value: String(n), required: true }), h("label", { for: id }, String(n))));
+      }
+      const group = h(
+        "fieldset",
+        { class: "rating-scale", "aria-describedby": "cbp-rating-hint" },
+        h("legend", { id: "cbp-rating-title" }, "Rate this chat ", h("span", { class: "req", "aria-hidden": "true" }, "*")),
+        h("p", { class: "hint", id: "cbp-rating-hint" }, "1 means poor, 5 means excellent."),
+        scale,
+        error,
+      );
+      const comment = h("textarea", { id: "cbp-rating-comment", rows: "2", maxlength: "1000", "aria-describedby": "cbp-rating-comment-hint" });
+      const submit = h("button", { type: "submit", class: "primary" }, "Send rating");
+      const form = h(
+        "form",
+        { class: "rating", novalidate: true, "aria-label": "How did we do?" },
+        group,
+        h("div", { class: "field" }, h("label", { for: "cbp-rating-comment" }, "Comment (optional)"), comment, h("p", { class: "hint", id: "cbp-rating-comment-hint" }, "Up to 1,000 characters.")),
+        h("div", { class: "actions" }, submit),
+        this.endedActions(queue),
+      );
+      const showError = (message) => {
+        error.textContent = message;
+        error.hidden = !message;
+        group.setAttribute("aria-describedby", message ? "cbp-rating-error cbp-rating-hint" : "cbp-rating-hint");
+        if (message) this.announce(message);
+      };
+      form.addEventListener("change", () => {
+        if (!error.hidden && form.querySelector("input[name=cbp-rating]:checked")) showError("");
+      });
+      form.addEventListener("submit", async (event) => {
+        event.preventDefault();
+        const chosen = form.querySelector("input[name=cbp-rating]:checked");
+        if (!chosen) {
+          showError("Rating: choose a number from 1 (poor) to 5 (excellent).");
+          form.querySelector("input[name=cbp-rating]").focus();
+          return;
+        }
+        showError("");
+        submit.disabled = true;
+        const result = await api(this.chatPath("/rating"), {
+          method: "POST",
+          body: { rating: Number(chosen.value), comment: comment.value.trim() },
+          chatToken: this.chat.clientToken,
+        }).catch(() => ({ ok: false, data: { detail: "Your rating was not sent: the connection dropped. Try again." } }));
+        submit.disabled = false;
+        if (!result.ok && result.data.rule !== "already_rated") {
+          showError(result.data.detail || "Your rating was not saved; try again.");
+          (result.data.rule === "comment_too_long" ? comment : submit).focus();
+          return;
+        }
+        this.renderHandoff({ ...queue, rating_requested: false, rated: true });
+        const next = this.handoffArea.querySelector("button");
+        if (next) next.focus();
+      });
+      return form;
+    }
+
+    callbackForm(queue) {
+      const heading = h("h3", { id: "cbp-callback-title", tabindex: "-1" }, "Ask us to call you back");
+      const phone = this.signInField("cbp-callback-phone", "Phone", { type: "tel", autocomplete: "tel", inputmode: "tel", maxlength: "40" });
+      const best = this.signInField("cbp-callback-time", "Best time to call", { type: "text", autocomplete: "off", maxlength: "200" });
+      phone.input.value = queue.callback_phone_prefill || "";
+      best.input.setAttribute("aria-describedby", "cbp-callback-time-hint");
+      best.element.insertBefore(h("p", { class: "hint", id: "cbp-callback-time-hint" }, "For example: Monday morning."), best.error);
+      const submit = h("button", { type: "submit", class: "primary" }, "Request a callback");
+      const form = h("form", { class: "callback", novalidate: true, "aria-labelledby": "cbp-callback-title" }, heading, phone.element, best.element, h("div", { class: "actions" }, submit));
+      form.addEventListener("submit", async (event) => {
+        event.preventDefault();
+        this.fieldError(phone, null);
+        this.fieldError(best, null);
+        if (!phone.input.value.trim()) return this.fieldError(phone, "Phone is required: enter a 10-digit US number with its area code.");
+        if (!best.input.value.trim()) return this.fieldError(best, "Best time to call is required: say when we should call, for example Monday morning.");
+        submit.disabled = true;
+        const result = await api(this.chatPath("/callback"), {
+          method: "POST",
+          body: { phone: phone.input.value.trim(), best_time: best.input.value.trim() },
+          chatToken: this.chat.clientToken,
+        }).catch(() => ({ ok: false, data: { detail: "Your request was not sent: the connection dropped. Try again." } }));
+        submit.disabled = false;
+        if (!result.ok) {
+          if (result.data.rule === "invalid_phone") return this.fieldError(phone, result.data.detail);
+          if (result.data.rule === "best_time_required") return this.fieldError(best, result.data.detail);
+          return this.handoffProblem(result.data.detail || "Your request was not saved; try again.");
+        }
+        this.refreshHandoff();
+        this.focusComposer();
+      });
+      return form;
+    }
+
+    /** While an agent has the chat, show them that the supplier is typing (nothing is stored). */
+    tellAgentTyping(on = true) {
+      if (!this.chat) return;
+      window.clearTimeout(this.typingTimer);
+      if (on) this.typingTimer = window.setTimeout(() => this.tellAgentTyping(false), 3000);
+      if (on === this.typingOn || (on && this.status !== "with_agent")) return;
+      this.typingOn = on;
+      api(this.chatPath("/typing"), { method: "POST", body: { on }, chatToken: this.chat.clientToken }).catch(() => null);
+    }
+
     // ---- ending
 
     async endChat() {
       if (!this.chat) return;
       await api(`/chat/conversations/${encodeURIComponent(this.chat.conversationId)}/close`, { method: "POST", chatToken: this.chat.clientToken }).catch(() => null);
+      this.refreshHandoff(); // after a chat with an agent: the rating form
     }
 
     startOver() {

@@ -39,6 +39,9 @@ def _throttle_uploads(page, bytes_per_second: int | None) -> None:  # type: igno
 def _signed_in_chat(widget: Widget, page, session: str) -> dict:  # type: ignore[no-untyped-def]
     hold_session(page, session)
     widget.open()
+    expect(widget.field("First name")).to_have_value("Robin")  # the portal knows: prefilled, editable
+    expect(widget.field("Organization")).to_have_value("Bayside Respiratory Care")
+    expect(widget.field("Bidder number")).to_have_value("24680")
     widget.start_chat()
     widget.bot_says("How can I help")
     return widget.stored_chat()

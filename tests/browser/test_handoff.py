@@ -88,6 +88,13 @@ def test_a_supplier_reaches_an_agent_who_replies_and_the_rating_is_saved(context
     # action_handoff puts the chat in the queue.
     widget.log.get_by_role("button", name="Talk to a person").click()
     expect(widget.log.get_by_text("in the queue for a person").first).to_be_visible(timeout=30_000)
+    # The widget's status line gives the place in the queue and an estimate (also said in the polite status
+    # region: read out without moving focus), with a button to leave the queue.
+    status = handoff_status(supplier_page)
+    expect(status).to_contain_text("in the queue for a person")
+    expect(status).to_contain_text("Estimated wait: about")
+    expect(widget.panel.get_by_role("button", name="Leave the queue")).to_be_visible()
+    axe_check(supplier_page, "the widget waiting in the queue")
     shot(supplier_page, "1-supplier-queued")
 
     # It appears in the agent's queue without a reload.
@@ -100,12 +107,23 @@ def test_a_supplier_reaches_an_agent_who_replies_and_the_rating_is_saved(context
     transcript = agent_page.get_by_role("log", name="Transcript")
     expect(transcript).to_contain_text("Talk to a person")
     expect(widget.log.get_by_text("Alex from the customer service center joined the chat.")).to_be_visible()
+    expect(status).to_have_text("Connected to Alex from the customer service center.")
+    expect(announced(supplier_page)).to_have_text("Connected to Alex from the customer service center.")
+    expect(widget.panel.get_by_role("button", name="Leave the queue")).to_have_count(0)
     axe_check(agent_page, "the agent console with a claimed chat")
+    axe_check(supplier_page, "the widget connected to an agent")
     expect(item).to_have_count(0)
 
     # While the chat is with a person the bot stays silent; the supplier's words reach the agent.
     widget.send("My bid surety bond upload keeps failing")
     expect(transcript).to_contain_text("My bid surety bond upload keeps failing")
+
+    # Each sees the other typing; the widget names the agent.
+    widget.composer.press_sequentially("Also")
+    expect(agent_page.locator("#typing")).to_have_text("The supplier is typing…")
+    widget.composer.fill("")
+    agent_page.get_by_label("Reply to the supplier").press_sequentially("Hello")
+    expect(supplier_page.locator("chat-now-widget .typing")).to_have_text("Alex is typing")
 
     # The agent's reply shows in the widget within a second.
     agent_page.get_by_label("Reply to the supplier").fill(AGENT_REPLY)
@@ -130,28 +148,25 @@ def test_a_supplier_reaches_an_agent_who_replies_and_the_rating_is_saved(context
     expect(agent_page.locator("#facts")).to_contain_text("Closed")
     shot(agent_page, "4-agent-closed")
 
-    # The supplier rates the chat: through the widget's rating form when it has one, else with the same
-    # call the form makes (POST .../rating with the chat's client token), from the supplier's page.
-    rating_form = supplier_page.get_by_role("group", name="Rate this chat")
-    if rating_form.count():
-        rating_form.get_by_label("5").check()
-        supplier_page.get_by_label("Comment").fill("Quick and clear, thank you.")
-        supplier_page.get_by_role("button", name="Send rating").click()
-        expect(widget.log.get_by_text("Thank you for rating this chat 5 out of 5.")).to_be_visible()
-    else:
-        saved = supplier_page.evaluate(
-            """async () => {
-                const chat = JSON.parse(sessionStorage.getItem('cbp.chat.v1'));
-                const response = await fetch(`/api/v1/chat/conversations/${chat.conversationId}/rating`, {
-                    method: 'POST',
-                    headers: {'Content-Type': 'application/json', 'X-Chat-Token': chat.clientToken},
-                    body: JSON.stringify({rating: 5, comment: 'Quick and clear, thank you.'}),
-                });
-                return {status: response.status, body: await response.json()};
-            }"""
-        )
-        assert saved["status"] == 201, saved
+    # The widget asks for a rating: a group of 1-5 radio buttons with a visible legend, a comment, a button.
+    rating_form = widget.panel.get_by_role("group", name="Rate this chat")
+    expect(rating_form).to_be_visible()
+    expect(status).to_have_text("The chat with Alex has ended. Please rate it.")
+    expect(widget.composer).to_be_disabled()
+    axe_check(supplier_page, "the widget's rating form")
+    widget.panel.get_by_role("button", name="Send rating").click()  # no rating chosen yet
+    expect(widget.panel.get_by_text("Rating: choose a number from 1 (poor) to 5 (excellent).")).to_be_visible()
+    expect(rating_form.get_by_role("radio", name="1", exact=True)).to_be_focused()
+    axe_check(supplier_page, "the rating form with an error")
+    shot(supplier_page, "5a-supplier-rating-form")
+    rating_form.get_by_role("radio", name="5", exact=True).check()
+    widget.panel.get_by_label("Comment (optional)").fill("Quick and clear, thank you.")
+    widget.panel.get_by_role("button", name="Send rating").click()
     expect(widget.log.get_by_text("Thank you for rating this chat 5 out of 5.")).to_be_visible()
+    expect(status).to_have_text("The chat has ended. Thank you for your rating.")
+    expect(rating_form).to_have_count(0)
+    expect(widget.panel.get_by_role("button", name="Start over with the assistant")).to_be_focused()
+    axe_check(supplier_page, "the widget after the rating")
     shot(supplier_page, "5-supplier-rated")
 
     # The rating is saved.
@@ -172,6 +187,94 @@ def test_a_supplier_reaches_an_agent_who_replies_and_the_rating_is_saved(context
     axe_check(agent_page, "the supervisor view")
     shot(agent_page, "6-supervisor")
     assert not errors, f"JavaScript errors: {errors}"
+
+
+def test_a_supplier_leaves_the_queue_asks_again_ends_the_chat_with_the_agent_and_rates_it(
+    contexts, live_stack, app_env
+):
+    supplier_page = contexts["supplier"].new_page()
+    agent_page = contexts["agent"].new_page()
+    errors: list[str] = []
+    for page in (supplier_page, agent_page):
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+    sign_in_agent(agent_page)
+
+    supplier_page.goto("/")
+    widget = Widget(supplier_page)
+    widget.open()
+    widget.start_chat()
+    widget.bot_says("Hello")
+    conversation_id = widget.stored_chat()["conversationId"]
+    item = agent_page.locator(f"#queue-list li[data-conversation-id='{conversation_id}']")
+    status = handoff_status(supplier_page)
+
+    # In the queue, then out of it: the handoff is cancelled and the assistant is back.
+    widget.log.get_by_role("button", name="Talk to a person").click()
+    expect(status).to_contain_text("in the queue for a person", timeout=30_000)
+    expect(item).to_be_visible()
+    widget.panel.get_by_role("button", name="Leave the queue").click()
+    expect(widget.log.get_by_text("You left the queue. The assistant is back")).to_be_visible()
+    expect(status).to_have_text("")
+    expect(widget.panel.get_by_role("button", name="Leave the queue")).to_have_count(0)
+    expect(widget.composer).to_be_focused()
+    expect(item).to_have_count(0)  # gone from the agent's queue without a reload
+    assert _handoff_states(conversation_id) == ["left"]
+    shot(supplier_page, "7-supplier-left-the-queue")
+
+    # The supplier asks the assistant again, in words.
+    bots = widget.bot_message_count()
+    widget.send("I need a person")
+    widget.bot_answers(bots)
+    expect(status).to_contain_text("in the queue for a person", timeout=30_000)
+    item.get_by_role("button", name="Claim chat with Dana Supplier").click()
+    expect(status).to_have_text("Connected to Alex from the customer service center.")
+
+    # The supplier ends the chat: the rating form appears at once (no "start over": they ended it).
+    widget.panel.get_by_role("button", name="End chat").click()
+    expect(widget.log.get_by_text("You ended the chat.")).to_be_visible()
+    rating_form = widget.panel.get_by_role("group", name="Rate this chat")
+    expect(rating_form).to_be_visible()
+    expect(widget.panel.get_by_role("button", name="Start over with the assistant")).to_have_count(0)
+    supplier_page.set_viewport_size({"width": 320, "height": 568})  # a small phone: the form still fits
+    axe_check(supplier_page, "the rating form after the supplier ended the chat, 320 px wide")
+    shot(supplier_page, "8a-supplier-rating-form-320px")
+    rating_form.get_by_role("radio", name="2", exact=True).check()
+    widget.panel.get_by_label("Comment (optional)").fill("I had to wait.")
+    widget.panel.get_by_role("button", name="Send rating").click()
+    expect(widget.log.get_by_text("Thank you for rating this chat 2 out of 5.")).to_be_visible()
+    assert _rating_of(conversation_id) == (2, "I had to wait.")
+    shot(supplier_page, "8-supplier-ended-and-rated")
+
+    # The agent still files a disposition note; the supplier is not asked to rate again.
+    agent_page.get_by_label("Disposition note (required)").fill("Supplier ended the chat.")
+    agent_page.get_by_role("button", name="Close chat").click()
+    closed_note = widget.log.locator(".event", has_text="Alex closed the chat.")
+    expect(closed_note).to_be_visible()
+    expect(closed_note).not_to_contain_text("How did we do")
+    expect(rating_form).to_have_count(0)
+    assert _handoff_states(conversation_id) == ["left", "closed"]
+    assert not errors, f"JavaScript errors: {errors}"
+
+
+def _handoff_states(conversation_id: str) -> list[str]:
+    from sqlalchemy import select
+
+    from api.database import get_sessionmaker
+    from api.handoff.models import Handoff
+
+    with get_sessionmaker()() as db:
+        rows = db.scalars(select(Handoff.state).where(Handoff.conversation_id == conversation_id).order_by(Handoff.id))
+        return [state.value for state in rows]
+
+
+def handoff_status(page: Page):  # type: ignore[no-untyped-def]
+    """The widget's handoff status line, under the messages."""
+    return page.locator("chat-now-widget .handoff-status")
+
+
+def announced(page: Page):  # type: ignore[no-untyped-def]
+    """What the widget last said in its polite status region (screen readers read it; focus stays put)."""
+    return page.get_by_role("status").and_(page.locator("[aria-live=polite]"))
 
 
 def _rating_of(conversation_id: str) -> tuple[int, str] | None:

@@ -11,9 +11,9 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
 
-from api.chat.models import ChatMessage, MessageKind, Sender
+from api.chat.models import ChatMessage
 from api.seed import DEMO_TOTP_SECRETS
-from tests.browser.conftest import Widget, axe_check, hold_session
+from tests.browser.conftest import Widget, axe_check
 
 pytestmark = [pytest.mark.browser, pytest.mark.stack]
 
@@ -24,6 +24,20 @@ def _fresh_totp(secret: str) -> str:
     if totp.interval - time.time() % totp.interval < 3:  # about to change: take the next one
         time.sleep(totp.interval - time.time() % totp.interval + 0.5)
     return totp.now()
+
+
+def _unused_totp(secret: str, used: set[str]) -> str:
+    """A code from a time step no earlier sign-in of this session used (a code is accepted once only)."""
+    totp = pyotp.TOTP(secret)
+    while True:
+        code = _fresh_totp(secret)
+        if code not in used:
+            used.add(code)
+            return code
+        time.sleep(totp.interval - time.time() % totp.interval + 0.5)
+
+
+USED_SUPPLIER_CODES: set[str] = set()
 
 
 def _transcript(db, conversation_id: str) -> str:  # type: ignore[no-untyped-def]
@@ -60,8 +74,7 @@ def test_signing_in_from_the_chat_binds_it_and_tells_the_bot(widget: Widget, pag
     expect(code).to_have_attribute("autocomplete", "one-time-code")
     expect(widget.panel.get_by_label("Google Authenticator")).to_be_checked()
     axe_check(page, "the second-factor step")
-    secret = DEMO_TOTP_SECRETS["demo.supplier"]
-    typed = _fresh_totp(secret)
+    typed = _unused_totp(DEMO_TOTP_SECRETS["demo.supplier"], USED_SUPPLIER_CODES)
     code.fill(typed)
     widget.panel.get_by_role("button", name="Verify").click()
 
@@ -91,56 +104,86 @@ def test_signing_in_from_the_chat_binds_it_and_tells_the_bot(widget: Widget, pag
 
 
 def test_an_mfa_code_in_secure_input_goes_to_the_identity_api_and_only_the_outcome_to_the_bot(  # type: ignore[no-untyped-def]
-    widget: Widget, page, live_stack, supplier_session, db
+    widget: Widget, page, live_stack, db
 ):
-    hold_session(page, supplier_session)
+    """The whole way a supplier goes: "Set up MFA", sign in as demo.supplier in the widget, choose an
+    authenticator app, scan its QR code (here: read the key shown with it), type the app's code into the
+    secure field. The code and the key reach neither the transcript nor Rasa's tracker."""
     widget.open()
-    expect(widget.field("First name")).to_have_value("Robin")  # the portal knows: prefilled, editable
-    expect(widget.field("Organization")).to_have_value("Bayside Respiratory Care")
-    expect(widget.field("Bidder number")).to_have_value("24680")
-    widget.start_chat(first_name="Robin")
+    widget.start_chat()
     widget.bot_says("How can I help")
-    stored = widget.stored_chat()
+    widget.log.get_by_role("button", name="Set up MFA").first.click()
 
-    # The supplier sets up Okta Verify; the bot asks for the first code (a secure_input payload).
-    enrollment = httpx.post(
-        f"{live_stack.api_url}/api/v1/auth/mfa/enrollments",
-        json={"kind": "okta_verify"},
-        headers={"Authorization": f"Bearer {supplier_session}"},
-    )
-    assert enrollment.status_code == 201, enrollment.text
-    setup = enrollment.json()
-    from api.chat import service
+    # Not signed in: the bot's sign_in_required (reason mfa) opens the sign-in panel.
+    expect(widget.panel.get_by_role("heading", name="Sign in to Connexion")).to_be_visible(timeout=30_000)
+    expect(widget.panel.get_by_text("Sign in to set up or use your MFA device.")).to_be_visible()
+    widget.panel.get_by_label("User ID").fill("demo.supplier")
+    widget.panel.get_by_label("Password").fill("Connexion-demo-2021")
+    widget.panel.get_by_role("button", name="Sign in").click()
+    sign_in_code = widget.panel.get_by_role("textbox", name="One-time code")
+    expect(sign_in_code).to_be_visible()
+    sign_in_typed = _unused_totp(DEMO_TOTP_SECRETS["demo.supplier"], USED_SUPPLIER_CODES)
+    sign_in_code.fill(sign_in_typed)
+    widget.panel.get_by_role("button", name="Verify").click()
+    expect(widget.log.locator(".note", has_text="You signed in.")).to_be_visible()
+    session = page.evaluate("() => JSON.parse(sessionStorage.getItem('cbp.sessionToken'))")
+    devices_before = _device_ids(live_stack, session)
 
-    service.append_message(
-        db=db,
-        conversation_id=stored["conversationId"],
-        sender=Sender.bot,
-        kind=MessageKind.text,
-        text="Enter the 6-digit code that Okta Verify shows.",
-        data={
-            "custom": {"type": "secure_input", "purpose": "mfa_enroll_verify", "enrollment_id": setup["enrollment_id"]}
-        },
-    )
+    # The task resumes: which device? An authenticator app.
+    widget.bot_says("Which kind of MFA device do you want to set up?")
+    widget.log.get_by_role("button", name="Authenticator app").click()
+    qr = widget.log.get_by_role("img", name="QR code to scan with your authenticator app")
+    expect(qr).to_be_visible(timeout=30_000)  # fetched by the widget from the API with the user's session
+    key = widget.log.locator(".key").last.text_content() or ""
+    assert len(key.replace(" ", "")) >= 16, key
+
+    # The bot's secure_input payload switches the message box to a masked code field.
     secure = widget.panel.get_by_label("Secure one-time code")
-    expect(secure).to_be_visible(timeout=20_000)  # delivered by the WebSocket's database sync
+    expect(secure).to_be_visible(timeout=30_000)
     expect(secure).to_have_attribute("type", "password")
     expect(secure).to_have_attribute("autocomplete", "one-time-code")
     expect(secure).to_be_focused()
     expect(widget.composer).to_be_hidden()
     axe_check(page, "the chat in secure input mode")
+    stored = widget.stored_chat()
 
-    code = pyotp.TOTP(setup["authenticator"]["secret"]).now()
+    code = pyotp.TOTP(key.replace(" ", "")).now()
     secure.fill(code)
     widget.panel.get_by_role("button", name="Verify code").click()
     expect(widget.log.locator(".note", has_text="Code verified.")).to_be_visible()
     expect(widget.composer).to_be_visible()
-
-    state = httpx.get(
-        f"{live_stack.api_url}/api/v1/me/mfa-setup", headers={"Authorization": f"Bearer {supplier_session}"}
-    ).json()
-    assert state["status"] == "verified"
-    transcript = _transcript(db, stored["conversationId"])
-    assert code not in transcript
-    assert '/secure_input_done{"outcome": "verified"}' in transcript
+    widget.bot_says("Set up another device", timeout=30_000)  # utter_mfa_verified's quick reply
     widget.wait_until_settled()
+
+    try:
+        state = httpx.get(f"{live_stack.api_url}/api/v1/me/mfa-setup", headers={"Authorization": f"Bearer {session}"})
+        assert state.json()["status"] == "verified", state.text
+        assert len(_device_ids(live_stack, session) - devices_before) == 1  # the new app is set up
+        # Neither the code nor the app's key is in the transcript or in what Rasa holds; the bot got the outcome.
+        transcript = _transcript(db, stored["conversationId"])
+        tracker = httpx.get(
+            f"{live_stack.rasa_url}/conversations/{stored['conversationId']}/tracker",
+            params={"token": live_stack.rasa_token},
+            timeout=30,
+        )
+        assert tracker.status_code == 200, tracker.text
+        for where, text in (("the transcript", transcript), ("Rasa's tracker", tracker.text)):
+            for secret, what in ((code, "the MFA code"), (sign_in_typed, "the sign-in code"), (key, "the app's key")):
+                assert secret not in text, f"{what} is in {where}"
+            assert "Connexion-demo-2021" not in text
+        assert '/secure_input_done{"outcome": "verified"}' in transcript
+        intents = [e["parse_data"]["intent"]["name"] for e in tracker.json()["events"] if e["event"] == "user"]
+        assert "setup_mfa" in intents and "signed_in" in intents and intents[-1] == "secure_input_done"
+    finally:  # leave demo.supplier's devices as they were (other tests sign in with them)
+        for device_id in _device_ids(live_stack, session) - devices_before:
+            removed = httpx.delete(
+                f"{live_stack.api_url}/api/v1/auth/mfa/devices/{device_id}",
+                headers={"Authorization": f"Bearer {session}"},
+            )
+            assert removed.status_code == 200, removed.text
+
+
+def _device_ids(live_stack, session: str) -> set[int]:  # type: ignore[no-untyped-def]
+    devices = httpx.get(f"{live_stack.api_url}/api/v1/auth/mfa/devices", headers={"Authorization": f"Bearer {session}"})
+    assert devices.status_code == 200, devices.text
+    return {device["id"] for device in devices.json()}

@@ -112,6 +112,38 @@ def test_claim_reply_typing_and_close_then_the_supplier_rates_and_starts_over(st
     chat.wait_for(lambda ms: any(m["text"] == "bot heard: back to the bot" for m in ms))
 
 
+def test_a_supplier_who_ends_the_chat_with_an_agent_can_rate_it_at_once(start_chat, client, agent):
+    chat = start_chat()
+    chat.handoff()
+    hid = queued_item(client, agent, chat)["handoff_id"]
+    assert client.post(f"/api/v1/agent/handoffs/{hid}/claim", headers=agent).status_code == 200
+    ended = client.post(chat.url("/close"), headers=chat.headers)
+    assert ended.status_code == 200 and ended.json()["status"] == "closed"
+    queue = chat.queue()
+    assert queue["state"] == "ended" and queue["ended_by"] == "supplier"
+    assert queue["rating_requested"] is True and queue["message"].startswith("You ended the chat. Rate it")
+    rated = client.post(chat.url("/rating"), json={"rating": 3, "comment": "Fine."}, headers=chat.headers)
+    assert rated.status_code == 201, rated.text
+    assert chat.queue()["rated"] is True and chat.queue()["rating_requested"] is False
+    assert client.get(f"/api/v1/agent/handoffs/{hid}", headers=agent).json()["rating"]["rating"] == 3
+    # The agent still closes it with a note; the supplier is not asked to rate it again.
+    closed = client.post(f"/api/v1/agent/handoffs/{hid}/close", json={"disposition": "Supplier left."}, headers=agent)
+    assert closed.status_code == 200 and closed.json()["state"] == "closed"
+    last = events_of(chat.messages(), "ended")[-1]
+    assert last["text"] == "Alex closed the chat." and last["data"]["rating_requested"] is False
+    again = client.post(chat.url("/rating"), json={"rating": 5}, headers=chat.headers)
+    assert again.status_code == 409 and again.json()["rule"] == "already_rated"
+
+
+def test_a_chat_that_never_reached_an_agent_cannot_be_rated(start_chat, client):
+    chat = start_chat()
+    chat.handoff()
+    assert client.post(chat.url("/close"), headers=chat.headers).status_code == 200
+    refused = client.post(chat.url("/rating"), json={"rating": 5}, headers=chat.headers)
+    assert refused.status_code == 409 and refused.json()["rule"] == "rating_not_requested"
+    assert "once it has ended" in refused.json()["detail"]
+
+
 def test_start_over_is_only_for_a_chat_an_agent_closed(start_chat, client):
     chat = start_chat()
     chat.handoff()

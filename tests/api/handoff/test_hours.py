@@ -7,7 +7,7 @@ import datetime as dt
 
 import pytest
 
-from tests.api.handoff.conftest import CLOSED, events_of
+from tests.api.handoff.conftest import CLOSED, OPEN, events_of
 
 UTC = dt.UTC
 
@@ -196,3 +196,26 @@ def test_the_always_open_setting_is_for_tests_only(monkeypatch, start_chat, cloc
     monkeypatch.setattr(settings, "contact_center_always_open", False)
     monkeypatch.setattr(settings, "environment", "test")
     assert not hours.center_hours(CLOSED).open_now
+
+
+def test_the_contact_center_endpoint_agrees_with_the_handoff_service(monkeypatch, client, start_chat, clock):
+    """GET /api/v1/contact-center says "open" exactly when a handoff joins the queue, the setting included."""
+    from api.config import get_settings
+    from api.handoff import hours
+
+    settings = get_settings()
+    for always_open, environment, moment, expected in [
+        (False, "test", OPEN, True),
+        (False, "test", CLOSED, False),
+        (True, "test", CLOSED, True),  # the live test stack: open at every hour
+        (True, "production", CLOSED, False),  # the setting is ignored in production
+    ]:
+        monkeypatch.setattr(settings, "contact_center_always_open", always_open)
+        monkeypatch.setattr(settings, "environment", environment)
+        clock.set(moment)
+        center = client.get("/api/v1/contact-center").json()
+        assert center["open_now"] is expected, (always_open, environment, moment, center)
+        assert (center["next_opening_text"] is None) is expected, center
+        assert hours.center_hours(moment).open_now is expected
+        if environment == "test":  # and a supplier asking for a person then joins the queue, or not
+            assert (start_chat().handoff().json()["state"] == "queued") is expected
