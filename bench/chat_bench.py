@@ -35,7 +35,14 @@ from pathlib import Path
 import httpx
 import psutil
 
-from bench.chat_client import CONVERSATION, Supplier, TurnResult, floor_conversation, relay_conversation
+from bench.chat_client import (
+    CONVERSATION,
+    Supplier,
+    TurnResult,
+    demo_sessions,
+    floor_conversation,
+    relay_conversation,
+)
 from stack import paths
 
 RESULTS = paths.ROOT / "bench" / "results"
@@ -142,23 +149,13 @@ def start_stack(database_url: str, storage: Path) -> Stack:
     return stack
 
 
-def session_tokens(database_url: str, count: int) -> list[str]:
-    """Sessions of the demo supplier, created as the sign-in would (not measured)."""
-    from sqlalchemy import select
-    from sqlalchemy.orm import Session
-
-    from api.auth.models import User
-    from api.auth.sessions import create_session
-    from api.database import make_engine
-
-    engine = make_engine(database_url)
-    with Session(engine) as db:
-        user = db.scalar(select(User).where(User.user_id == "demo.supplier"))
-        if user is None:
-            raise SystemExit("The demo supplier is missing: the stack did not load the demo data.")
-        tokens = [create_session(db=db, user=user)[0] for _ in range(count)]
-    engine.dispose()
-    return tokens
+def start_profile(stack: Stack, out: Path) -> subprocess.Popen[bytes]:
+    """py-spy recording the API process (CPU samples, all threads) until interrupted."""
+    api = next(c for c in psutil.Process(stack.process.pid).children() if "uvicorn" in " ".join(c.cmdline()))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    spy = Path(sys.executable).parent / "py-spy"
+    argv = [str(spy), "record", "--pid", str(api.pid), "--format", "raw", "--output", str(out), "--rate", "200"]
+    return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 # --- the load -------------------------------------------------------------------------------------------
@@ -397,6 +394,11 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.chat_bench")
     parser.add_argument("--levels", default="1,10,50", help="Concurrency levels, comma separated.")
     parser.add_argument("--sqlite", action="store_true", help="Use SQLite (the developer default), not PostgreSQL.")
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        help="Record the API process with py-spy during the whole run (collapsed stacks to this file).",
+    )
     args = parser.parse_args(argv)
     levels = sorted({int(x) for x in args.levels.split(",")})
     if not paths.MODEL_FILE.exists():
@@ -406,13 +408,18 @@ def main(argv: list[str] | None = None) -> None:
         print("Starting the stack (about a minute)...", flush=True)
         stack = start_stack(database_url, Path(tmp) / "storage")
         try:
-            tokens = session_tokens(database_url, max(levels))
+            tokens = demo_sessions(database_url, max(levels))
             print("Warming up...", flush=True)
             asyncio.run(run_round(stack, "relay", 1, 1, tokens))
             time.sleep(5)
             idle = stack.rss()
             loaded: dict[str, float] = {}
+            spy = start_profile(stack, args.profile) if args.profile else None
             rounds = asyncio.run(run_levels(stack, levels, tokens, loaded))
+            if spy is not None:
+                spy.send_signal(signal.SIGINT)
+                spy.wait(timeout=60)
+                print(f"Profile of the API: {args.profile} (py-spy collapsed stacks; see docs/scale-out.md)")
         finally:
             stack.stop()
     database = "SQLite (developer default)" if args.sqlite else "PostgreSQL 127.0.0.1:5432 (fresh database)"

@@ -73,6 +73,7 @@ class TurnResult:
     conversation_id: str
     started: float = 0.0
     error: str | None = None
+    retry_notices: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -189,6 +190,29 @@ class ChatSocket:
 
         return seq, await self.wait_for(answered, timeout)
 
+    async def answer_with_retries(
+        self, client_message_id: str, timeout: float, retries: int
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """(the bot's answer, the retry notices before it): on "assistant could not be reached" (code
+        `retry`), resend the same client_message_id as the widget's Try again button does."""
+        _seq, answer = await self.answer_to(client_message_id, timeout)
+        notices: list[dict[str, Any]] = []
+        while True:
+            failed = [m for m in answer if (m.get("data") or {}).get("code") == "retry"]
+            bot = [m for m in answer if m["sender"] == "bot" and (not notices or m["seq"] > notices[-1]["seq"])]
+            if bot or not failed or len(notices) >= retries:
+                return bot or answer, notices
+            notices.append(failed[-1])
+            await asyncio.sleep(1.0)
+            await self.ws.send(json.dumps({"type": "message", "client_message_id": client_message_id, "text": ""}))
+            last = notices[-1]["seq"]
+
+            def retried(last: int = last) -> list[dict[str, Any]] | None:
+                after = [m for s, m in sorted(self.messages.items()) if s > last and m["sender"] in ("bot", "system")]
+                return after or None
+
+            answer = await self.wait_for(retried, timeout)
+
     async def close(self) -> None:
         await self.ws.close()
         self._reader.cancel()
@@ -201,9 +225,18 @@ async def open_socket(supplier: Supplier, conversation_id: str, token: str, afte
 
 
 async def relay_conversation(
-    supplier: Supplier, session_token: str, turns: tuple[Turn, ...] = CONVERSATION, timeout: float = 120
+    supplier: Supplier,
+    session_token: str,
+    turns: tuple[Turn, ...] = CONVERSATION,
+    timeout: float = 120,
+    retries: int = 0,
+    between: float = 0.0,
 ) -> list[TurnResult]:
-    """One conversation through the public transport; the greeting that opens every chat is awaited first."""
+    """One conversation through the public transport; the greeting that opens every chat is awaited first.
+
+    With `retries`, a turn the assistant could not answer is sent again (the widget's Try again);
+    `between` is a pause between turns (a supplier reading the answer).
+    """
     conversation_id, token = await supplier.start_chat()
     await supplier.bind(conversation_id, session_token)
     socket = await open_socket(supplier, conversation_id, token)
@@ -215,17 +248,20 @@ async def relay_conversation(
             started = time.perf_counter()
             await socket.send(turn, client_id)
             try:
-                _seq, answer = await socket.answer_to(client_id, timeout)
+                answer, notices = await socket.answer_with_retries(client_id, timeout, retries)
             except (TimeoutError, ConnectionError) as exc:
-                results.append(
-                    TurnResult(
-                        "relay", turn, time.perf_counter() - started, [], False, conversation_id, started, str(exc)
-                    )
+                result = TurnResult(
+                    "relay", turn, time.perf_counter() - started, [], False, conversation_id, started, str(exc)
                 )
+                results.append(result)
                 break
             first = min(m["received_at"] for m in answer)
             ok = all(m["sender"] == "bot" for m in answer)
-            results.append(TurnResult("relay", turn, first - started, answer, ok, conversation_id, started))
+            result = TurnResult("relay", turn, first - started, answer, ok, conversation_id, started)
+            result.retry_notices = notices
+            results.append(result)
+            if between:
+                await asyncio.sleep(between)
     finally:
         await socket.close()
     return results
@@ -264,3 +300,22 @@ async def floor_conversation(
             TurnResult("floor", turn, time.perf_counter() - started, replies, bool(replies), conversation_id, started)
         )
     return results
+
+
+def demo_sessions(database_url: str, count: int) -> list[str]:
+    """Session tokens of the demo supplier, created as the sign-in does after the second factor."""
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
+
+    from api.auth.models import User
+    from api.auth.sessions import create_session
+    from api.database import make_engine
+
+    engine = make_engine(database_url)
+    with Session(engine) as db:
+        user = db.scalar(select(User).where(User.user_id == "demo.supplier"))
+        if user is None:
+            raise LookupError("The demo supplier is missing: the stack did not load the demo data.")
+        tokens = [create_session(db=db, user=user)[0] for _ in range(count)]
+    engine.dispose()
+    return tokens
