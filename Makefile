@@ -9,22 +9,30 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 export RASA_CACHE_DIRECTORY := $(CURDIR)/var/rasa-cache
 export MPLCONFIGDIR := $(CURDIR)/var/mpl
 
-.PHONY: run test setup setup-test train lint validate pytest pytest-actions bench bench-stack clean help
+.PHONY: run run-scaled test setup setup-test train lint validate pytest pytest-actions bench bench-stack bench-chat clean help
 
 help:
 	@echo "make run    - set up and start the API, the action server and Rasa (Ctrl-C stops them)"
 	@echo "make test   - set up and run every test (lint, rasa data validate, pytest incl. browser and conversation tests)"
 	@echo "make train  - train the Rasa model if data/, config.yml or domain.yml changed"
 	@echo "make bench  - run the benchmarks and write bench/results/"
+	@echo "make bench-chat - chat latency through the transport vs straight to Rasa (bench/results/chat.md)"
+	@echo "make run-scaled - nginx, two API workers, two Rasa servers on PostgreSQL and Redis (docs/scale-out.md)"
 
 setup:
 	@scripts/setup.sh
 
 setup-test:
-	@scripts/setup.sh --browser
+	@scripts/setup.sh --browser --nginx
 
 run: setup
 	@$(PY) -m stack run
+
+# The scaled-out layout (docs/scale-out.md); DATABASE_URL and LOCK_STORE_URL may be overridden.
+run-scaled: setup
+	@scripts/setup.sh --nginx
+	@DATABASE_URL=$${DATABASE_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/cbp_scaled} \
+	  LOCK_STORE_URL=$${LOCK_STORE_URL:-redis://127.0.0.1:6379/1} $(PY) -m stack run-scaled --timeout 600
 
 train: setup
 	@$(PY) -m stack train
@@ -52,6 +60,10 @@ test: setup-test lint validate
 
 bench: setup
 	$(PY) -m bench.stack_bench
+
+# Chat latency through the public transport vs straight to Rasa, 1/10/50 concurrent (bench/results/chat.md).
+bench-chat: setup
+	$(PY) -m bench.chat_bench
 
 clean:
 	rm -rf var/run var/log var/test-results tests/artifacts
