@@ -97,6 +97,19 @@ class Stack:
 
         return service_rss(psutil.Process(self.process.pid))
 
+    def cpu(self) -> dict[str, float]:
+        """CPU seconds (user + system) used so far by each service's process tree, and by this benchmark."""
+        found: dict[str, float] = {}
+        for child in psutil.Process(self.process.pid).children():
+            cmd = " ".join(child.cmdline())
+            name = "api" if "uvicorn" in cmd else "actions" if "rasa_sdk" in cmd else "rasa" if "rasa" in cmd else None
+            if name:
+                times = [p.cpu_times() for p in (child, *child.children(recursive=True))]
+                found[name] = sum(t.user + t.system for t in times)
+        me = psutil.Process().cpu_times()
+        found["benchmark client"] = me.user + me.system
+        return found
+
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGINT)
@@ -167,6 +180,7 @@ class Round:
     level: int
     results: list[TurnResult]
     seconds: float
+    cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds each service used in the round
 
 
 class MemorySampler:
@@ -353,6 +367,15 @@ def report(
     lines += ["| service | idle | peak under the 50-conversation load |", "|---|---|---|"]
     for name in sorted(idle):
         lines.append(f"| {name} | {idle[name]:.0f} | {loaded.get(name, float('nan')):.0f} |")
+    lines += ["", "## CPU per answered turn (ms, each service's process tree; the benchmark client too)", ""]
+    names = sorted({n for r in rounds for n in r.cpu})
+    lines += ["| concurrent | path | " + " | ".join(names) + " |", "|---|---|" + "---|" * len(names)]
+    for level in levels:
+        for path in ("relay", "floor"):
+            chosen = [r for r in rounds if r.level == level and r.path == path]
+            turns = sum(1 for r in chosen for t in r.results if t.ok) or 1
+            cells = [f"{sum(r.cpu.get(n, 0.0) for r in chosen) / turns * 1000:.0f}" for n in names]
+            lines.append(f"| {level} | {path} | " + " | ".join(cells) + " |")
     lines += ["", "![latency chart](chat-latency.png)", ""]
     if notes:
         lines += ["## Notes", "", *notes, ""]
@@ -365,6 +388,7 @@ async def run_levels(stack: Stack, levels: list[int], tokens: list[str], loaded:
         conversations = max(level, 4)
         for path in ("relay", "floor", "floor", "relay"):
             print(f"  {level} concurrent, {path}: {conversations} conversations...", flush=True)
+            cpu_before = stack.cpu()
             if level == max(levels):
                 with MemorySampler(stack) as sampler:
                     rnd = await run_round(stack, path, level, conversations, tokens)
@@ -372,6 +396,7 @@ async def run_levels(stack: Stack, levels: list[int], tokens: list[str], loaded:
                     loaded[name] = max(loaded.get(name, 0.0), mib)
             else:
                 rnd = await run_round(stack, path, level, conversations, tokens)
+            rnd.cpu = {name: used - cpu_before.get(name, 0.0) for name, used in stack.cpu().items()}
             failed = sum(not r.ok for r in rnd.results)
             print(f"    {len(rnd.results)} turns in {rnd.seconds:.1f} s, {failed} failed", flush=True)
             rounds.append(rnd)

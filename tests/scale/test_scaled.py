@@ -226,8 +226,9 @@ def test_a_rasa_server_killed_mid_load_loses_no_user_message(scaled_stack: Scale
             # Once the turns flow through both servers, kill one (SIGKILL: no clean shutdown).
             while sum(spread(stack, since, WEBHOOK, stack.rasa_ports).values()) < CONVERSATIONS * 2:
                 await asyncio.sleep(0.2)
-            killed_at.append(stack.log_lines())
             victim.send_signal(signal.SIGKILL)
+            await asyncio.sleep(0.5)  # requests it answered before dying are logged by now
+            killed_at.append(stack.log_lines())
 
         try:
             conversations = [
