@@ -41,7 +41,10 @@ def make_engine(url: str) -> Engine:
             cur.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, hide_parameters=True)
+    # As many connections as worker threads (anyio's default 40): a sync route's session keeps its
+    # connection until its dependency exits, which needs a worker thread of its own; with fewer
+    # connections than threads, 50 chats starting at once waited out the 30 s pool timeout (chat bench).
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=30, hide_parameters=True)
 
 
 @lru_cache

@@ -26,7 +26,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -406,13 +406,20 @@ async def run_levels(stack: Stack, levels: list[int], tokens: list[str], loaded:
 def check_answers(rounds: list[Round]) -> list[str]:
     """Say so when a turn did not get the answer it should (so the figures measure the real path)."""
     notes = []
+    errors = Counter(
+        f"{rnd.path}, {rnd.level} concurrent: {(r.error or 'the assistant could not be reached (retry notice)')[:90]}"
+        for rnd in rounds
+        for r in rnd.results
+        if not r.ok
+    )
+    notes += [f"- {count} failed turns: {what}" for what, count in errors.most_common(8)]
     for rnd in rounds:
         for result in rnd.results:
             if result.turn.label == "history" and result.ok:
                 text = " ".join(str(m.get("text") or "") for m in result.replies).lower()
                 if "sign in" in text and "upload" not in text:
                     notes.append(f"- A history turn ({rnd.path}) was asked to sign in: {text[:120]}")
-    return notes[:5]
+    return notes[:12]
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -237,10 +237,13 @@ async def relay_conversation(
     With `retries`, a turn the assistant could not answer is sent again (the widget's Try again);
     `between` is a pause between turns (a supplier reading the answer).
     """
-    conversation_id, token = await supplier.start_chat()
-    await supplier.bind(conversation_id, session_token)
-    socket = await open_socket(supplier, conversation_id, token)
     results: list[TurnResult] = []
+    try:
+        conversation_id, token = await supplier.start_chat()
+        await supplier.bind(conversation_id, session_token)
+        socket = await open_socket(supplier, conversation_id, token)
+    except httpx.HTTPError as exc:  # the chat could not start: every turn of it counts as failed
+        return [TurnResult("relay", t, 0.0, [], False, "", time.perf_counter(), f"start: {exc}") for t in turns]
     try:
         await socket.wait_for(lambda: any(m["sender"] == "bot" for m in socket.messages.values()), timeout)
         for turn in turns:
@@ -279,9 +282,12 @@ async def floor_conversation(
     The chat is started and bound through the API first (not measured), so that the custom actions find
     the same signed-in user; its opening greeting is relayed once, as for every chat.
     """
-    conversation_id, token = await supplier.start_chat()
-    await supplier.bind(conversation_id, session_token)
-    await supplier.wait_for_greeting(conversation_id, token)
+    try:
+        conversation_id, token = await supplier.start_chat()
+        await supplier.bind(conversation_id, session_token)
+        await supplier.wait_for_greeting(conversation_id, token)
+    except httpx.HTTPError as exc:
+        return [TurnResult("floor", t, 0.0, [], False, "", time.perf_counter(), f"start: {exc}") for t in turns]
     metadata = {"prechat": PRECHAT, "signed_in": True}
     results: list[TurnResult] = []
     for turn in turns:
