@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from functools import lru_cache
 from typing import Annotated
 
@@ -41,10 +41,7 @@ def make_engine(url: str) -> Engine:
             cur.close()
 
         return engine
-    # As many connections as worker threads (anyio's default 40): a sync route's session keeps its
-    # connection until its dependency exits, which needs a worker thread of its own; with fewer
-    # connections than threads, 50 chats starting at once waited out the 30 s pool timeout (chat bench).
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=30, hide_parameters=True)
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, hide_parameters=True)
 
 
 @lru_cache
@@ -57,9 +54,18 @@ def get_sessionmaker() -> sessionmaker[Session]:
     return sessionmaker(bind=get_engine(), expire_on_commit=False)
 
 
-def get_db() -> Iterator[Session]:
-    with get_sessionmaker()() as session:
+async def get_db() -> AsyncIterator[Session]:
+    """The request's session, opened and closed on the event loop, not in a worker thread.
+
+    A sync dependency would need a worker thread of its own just to close the session and give its
+    connection back; when every worker thread was waiting for a connection, none could, and requests
+    waited out the pool's 30 s timeout (the chat benchmark, 50 chats starting at once).
+    """
+    session = get_sessionmaker()()
+    try:
         yield session
+    finally:
+        session.close()
 
 
 SessionDep = Annotated[Session, Depends(get_db)]

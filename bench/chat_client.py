@@ -242,10 +242,16 @@ async def relay_conversation(
         conversation_id, token = await supplier.start_chat()
         await supplier.bind(conversation_id, session_token)
         socket = await open_socket(supplier, conversation_id, token)
-    except httpx.HTTPError as exc:  # the chat could not start: every turn of it counts as failed
+    except (httpx.HTTPError, TimeoutError) as exc:  # the chat could not start: its turns count as failed
         return [TurnResult("relay", t, 0.0, [], False, "", time.perf_counter(), f"start: {exc}") for t in turns]
     try:
-        await socket.wait_for(lambda: any(m["sender"] == "bot" for m in socket.messages.values()), timeout)
+        try:
+            await socket.wait_for(lambda: any(m["sender"] == "bot" for m in socket.messages.values()), timeout)
+        except (TimeoutError, ConnectionError) as exc:
+            return [
+                TurnResult("relay", t, 0.0, [], False, conversation_id, time.perf_counter(), f"greeting: {exc}")
+                for t in turns
+            ]
         for turn in turns:
             client_id = uuid.uuid4().hex
             started = time.perf_counter()
@@ -286,7 +292,7 @@ async def floor_conversation(
         conversation_id, token = await supplier.start_chat()
         await supplier.bind(conversation_id, session_token)
         await supplier.wait_for_greeting(conversation_id, token)
-    except httpx.HTTPError as exc:
+    except (httpx.HTTPError, TimeoutError) as exc:
         return [TurnResult("floor", t, 0.0, [], False, "", time.perf_counter(), f"start: {exc}") for t in turns]
     metadata = {"prechat": PRECHAT, "signed_in": True}
     results: list[TurnResult] = []
