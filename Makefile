@@ -9,7 +9,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 export RASA_CACHE_DIRECTORY := $(CURDIR)/var/rasa-cache
 export MPLCONFIGDIR := $(CURDIR)/var/mpl
 
-.PHONY: run test setup setup-test train lint validate pytest pytest-actions bench bench-stack nlu-heldout nlu-crossval clean help
+.PHONY: run run-scaled test setup setup-test train lint validate pytest pytest-actions bench bench-stack bench-chat nlu-heldout nlu-crossval clean help
 
 help:
 	@echo "make run    - set up and start the API, the action server and Rasa (Ctrl-C stops them)"
@@ -18,15 +18,23 @@ help:
 	@echo "make bench  - run the benchmarks and write bench/results/"
 	@echo "make nlu-heldout  - score the trained model on tests/nlu/heldout.yml; report in docs/nlu/"
 	@echo "make nlu-crossval - 5-fold cross-validation of data/nlu (about 15 minutes); report in docs/nlu/"
+	@echo "make bench-chat - chat latency through the transport vs straight to Rasa (bench/results/chat.md)"
+	@echo "make run-scaled - nginx, two API workers, two Rasa servers on PostgreSQL and Redis (docs/scale-out.md)"
 
 setup:
 	@scripts/setup.sh
 
 setup-test:
-	@scripts/setup.sh --browser
+	@scripts/setup.sh --browser --nginx
 
 run: setup
 	@$(PY) -m stack run
+
+# The scaled-out layout (docs/scale-out.md); DATABASE_URL and LOCK_STORE_URL may be overridden.
+run-scaled: setup
+	@scripts/setup.sh --nginx
+	@DATABASE_URL=$${DATABASE_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/cbp_scaled} \
+	  LOCK_STORE_URL=$${LOCK_STORE_URL:-redis://127.0.0.1:6379/1} $(PY) -m stack run-scaled --timeout 600
 
 train: setup
 	@$(PY) -m stack train
@@ -61,6 +69,10 @@ nlu-heldout: train
 
 nlu-crossval: setup
 	$(PY) -m bench.nlu_eval crossval --folds 5 --publish
+
+# Chat latency through the public transport vs straight to Rasa, 1/10/50 concurrent (bench/results/chat.md).
+bench-chat: setup
+	$(PY) -m bench.chat_bench
 
 clean:
 	rm -rf var/run var/log var/test-results tests/artifacts

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request, status
 from fastapi.exceptions import RequestValidationError
@@ -11,6 +13,7 @@ from fastapi.responses import JSONResponse
 from api import contact_center, health, program
 from api.auth import views as auth_views
 from api.auth.errors import Problem, problem_handler
+from api.chat import relay
 from api.chat import views as chat_views
 from api.documents import views as documents_views
 from api.handoff import views as handoff_views
@@ -18,8 +21,15 @@ from api.handoff import views as handoff_views
 logger = logging.getLogger("api")
 
 
+@asynccontextmanager
+async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    yield
+    await relay.close_clients()  # the kept-open connections to Rasa
+
+
 def create_app() -> FastAPI:
     app = FastAPI(
+        lifespan=lifespan,
         title="DMEPOS CBP Chat Now API",
         version="1.0.0",
         description="Backend of the Chat Now assistant for suppliers of the Medicare DMEPOS "

@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
 # Provisions what is missing, idempotently: uv, the API environment (.venv, Python 3.11+),
-# the Rasa environment (.venv-rasa, Python 3.8-3.10) and, with --browser, Chromium for the
-# browser tests. A second run with nothing changed takes a few seconds.
+# the Rasa environment (.venv-rasa, Python 3.8-3.10), with --browser Chromium for the
+# browser tests and with --nginx the nginx load balancer of the scaled-out layout. A second run with nothing changed takes a few seconds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 UV_VERSION=0.13.9
 UV=var/tools/bin/uv
 want_browser=0
-for arg in "$@"; do [[ $arg == --browser ]] && want_browser=1; done
+want_nginx=0
+for arg in "$@"; do
+  [[ $arg == --browser ]] && want_browser=1
+  [[ $arg == --nginx ]] && want_nginx=1
+done
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 die() { printf '\033[31mSet-up stopped: %s\033[0m\n' "$*" >&2; exit 1; }
@@ -112,5 +116,18 @@ if [[ $want_browser == 1 ]] && [[ ! -x /usr/bin/chromium ]]; then
   [[ $(id -u) == 0 ]] || die "Chromium is missing and installing it needs root: run 'sudo apt-get install chromium'."
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null \
     || die "apt-get could not install chromium. Install it by hand: apt-get install chromium."
+fi
+# --- nginx for the scaled-out layout (make run-scaled, tests/scale) ----------------------------
+# An nginx on the PATH is used as it is. Otherwise Debian's package is unpacked under var/tools/nginx
+# (apt-get download + dpkg -x): no service is installed or started, nothing outside var/ changes.
+if [[ $want_nginx == 1 ]] && ! command -v nginx >/dev/null && [[ ! -x var/tools/nginx/usr/sbin/nginx ]]; then
+  say "Unpacking Debian's nginx under var/tools/nginx (scaled-out layout)"
+  command -v apt-get >/dev/null && command -v dpkg >/dev/null \
+    || die "nginx is missing: install it (e.g. 'apt-get install nginx' or 'brew install nginx') for make run-scaled."
+  tmp=$(mktemp -d)
+  (cd "$tmp" && apt-get download -qq nginx 2>/dev/null) && dpkg -x "$tmp"/nginx_*.deb var/tools/nginx \
+    || die "apt-get could not download nginx. Install it by hand: apt-get install nginx."
+  rm -rf "$tmp"
+  var/tools/nginx/usr/sbin/nginx -v 2>/dev/null || die "The unpacked nginx does not run. Install it by hand: apt-get install nginx."
 fi
 exit 0

@@ -109,6 +109,9 @@ def main(argv: list[str] | None = None) -> int:
     run_p.add_argument("--no-seed", action="store_true", help="Do not load the demo data set.")
     run_p.add_argument("--quiet", action="store_true", help="Do not mirror the services' logs.")
     run_p.add_argument("--timeout", type=float, default=240.0, help="Seconds to wait for health.")
+    from stack.scaled import add_parser as add_scaled_parser
+
+    add_scaled_parser(sub)
     sub.add_parser("prepare", help="Migrate, seed and train, without starting anything.")
     train_p = sub.add_parser("train", help="Train the model if its inputs changed.")
     train_p.add_argument("--force", action="store_true")
@@ -116,6 +119,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.cmd == "run":
             return run(args)
+        if args.cmd == "run-scaled":
+            from stack.scaled import run_scaled
+
+            return run_scaled(args)
         if args.cmd == "prepare":
             prepare(train_model=True, seed=True, check_ports=False)
             return 0

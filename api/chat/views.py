@@ -125,7 +125,8 @@ def post_message(data: MessageCreate, conversation: ValidConversation, db: Sessi
     if not accepted.duplicate:
         service.deliver(conversation.id, [accepted.message])
     if accepted.relay:
-        from_thread.run_sync(transport.spawn_turn, conversation.id, accepted.message.id)
+        job = service.relay_job(db=db, conversation_id=conversation.id, message_id=accepted.message.id)
+        from_thread.run_sync(transport.spawn_turn, conversation.id, accepted.message.id, job)
     return MessageAck(message=service.message_public(accepted.message), duplicate=accepted.duplicate)
 
 

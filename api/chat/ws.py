@@ -134,7 +134,7 @@ class Connection:
             self.send_later({"type": "pong"})
             return
         try:
-            accepted = await transport.in_db(_accept, conversation_id=self.conversation_id, frame=frame)
+            accepted, job = await transport.in_db(_accept, conversation_id=self.conversation_id, frame=frame)
         except ChatError as exc:
             self.send_later(_error_frame(exc.rule, exc.detail, frame.client_message_id))
             return
@@ -152,14 +152,21 @@ class Connection:
         else:
             service.deliver(self.conversation_id, [accepted.message])
         if accepted.relay:
-            transport.spawn_turn(self.conversation_id, accepted.message.id)
+            transport.spawn_turn(self.conversation_id, accepted.message.id, job)
 
 
-def _accept(*, db: Any, conversation_id: str, frame: MessageFrame) -> service.AcceptedTurn:
+def _accept(*, db: Any, conversation_id: str, frame: MessageFrame) -> tuple[service.AcceptedTurn, Any]:
+    """The stored turn, and what to relay for it (read in the same worker-thread call)."""
     conversation = db.get(service.Conversation, conversation_id)
     if conversation is None:
         raise service.not_found()
-    return service.accept_user_turn(db=db, conversation=conversation, data=frame)
+    accepted = service.accept_user_turn(db=db, conversation=conversation, data=frame)
+    job = (
+        service.relay_job(db=db, conversation_id=conversation_id, message_id=accepted.message.id)
+        if accepted.relay
+        else None
+    )
+    return accepted, job
 
 
 def _client_message_id(raw: str) -> str | None:
