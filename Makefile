@@ -17,7 +17,7 @@ help:
 	@echo "make train  - train the Rasa model if data/, config.yml or domain.yml changed"
 	@echo "make bench  - run the benchmarks and write bench/results/"
 	@echo "make nlu-heldout  - score the trained model on tests/nlu/heldout.yml; report in docs/nlu/"
-	@echo "make nlu-crossval - 5-fold cross-validation of data/nlu (about 15 minutes); report in docs/nlu/"
+	@echo "make nlu-crossval - 5-fold cross-validation of data/nlu (20 to 50 minutes); report in docs/nlu/"
 	@echo "make bench-chat - chat latency through the transport vs straight to Rasa (bench/results/chat.md)"
 	@echo "make run-scaled - nginx, two API workers, two Rasa servers on PostgreSQL and Redis (docs/scale-out.md)"
 

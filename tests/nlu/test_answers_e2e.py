@@ -23,11 +23,10 @@ from tests.nlu.test_answer_facts import form_c_due_date, round_2021, spoken
 
 pytestmark = pytest.mark.stack
 
-# Not yet proven at its target: 94.8% (383 of 404) on 2026-11-23 with the fallback threshold at 0.4, 15 of
-# the misses being the bot offering topics instead of answering. The threshold is now 0.3 (scored on the
-# held-out set: 6 more right answers, 1 more wrong), not yet measured through the live stack. Remove the
-# xfail mark once this passes (the report is var/reports/nlu-answers-e2e.md).
-OPEN_TARGET = "issue 7: 95% of held-out answers with the right facts not yet proven through the live stack"
+# At its target by one answer only: 94.8% (383 of 404) with the fallback threshold at 0.4, then 95.3% (385
+# of 404) with 0.3 in the last fresh-clone run (2026-11-23). Kept non-strict until a few more trainings
+# show it steady; remove the mark then (the report is var/reports/nlu-answers-e2e.md).
+OPEN_TARGET = "issue 7: 95% of held-out answers with the right facts, not yet steady across trainings"
 
 MIN_SHARE_WITH_FACTS = 0.95
 

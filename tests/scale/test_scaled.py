@@ -113,6 +113,16 @@ async def http_conversation(stack: ScaledStack, supplier: Supplier, token: str) 
     return conversation_id, latencies
 
 
+def run_in_own_loop(make: Any) -> Any:
+    """Run `make()` (a coroutine) to completion on a fresh event loop in a worker thread.
+
+    Earlier tests in the same session (Playwright's sync API) can leave an event loop running in the main
+    thread, where `asyncio.run` refuses to start.
+    """
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(lambda: asyncio.run(make())).result()
+
+
 def spread(
     stack: ScaledStack, since: int, request_prefix: str, ports: tuple[int, ...], answered: bool = False
 ) -> Counter[int]:
@@ -143,7 +153,7 @@ def test_conversations_spread_over_both_servers_keep_every_turn(scaled_stack: Sc
                 await supplier.close()
         return list(results[:half]), list(results[half:])
 
-    ws_results, http_results = asyncio.run(run())
+    ws_results, http_results = run_in_own_loop(run)
     for turns in ws_results:
         assert len(turns) == len(CONVERSATION) and all(t.ok for t in turns), [(t.turn.label, t.error) for t in turns]
     conversation_ids = [turns[0].conversation_id for turns in ws_results] + [cid for cid, _ in http_results]
@@ -240,7 +250,7 @@ def test_a_rasa_server_killed_mid_load_loses_no_user_message(scaled_stack: Scale
                 await supplier.close()
         return list(results[:-1])
 
-    results = asyncio.run(run())
+    results = run_in_own_loop(run)
     assert killed_at, "the Rasa server was not killed"
     assert not victim.is_running() or victim.status() == "zombie"
     for turns in results:
