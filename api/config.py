@@ -33,6 +33,15 @@ class Settings(BaseSettings):
         f"sqlite:///{VAR_DIR / 'cbp.db'}",
         description="SQLAlchemy URL of the API database. PostgreSQL: postgresql+psycopg://postgres@127.0.0.1:5432/test",
     )
+    database_pool_size: int = Field(
+        10, ge=1, le=1000, description="Connections each API process keeps open to the database."
+    )
+    database_max_overflow: int = Field(
+        20, ge=0, le=1000, description="Extra connections an API process may open at a peak, closed after use."
+    )
+    database_pool_timeout: float = Field(
+        30, gt=0, le=600, description="Seconds a request waits for a free database connection before a 503."
+    )
     storage_dir: Path = Field(VAR_DIR / "storage", description="Folder for uploaded files (never served).")
     tracker_store_url: str | None = Field(
         None,

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import weakref
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from functools import lru_cache
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends
+from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import Engine, MetaData, create_engine, event
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 from api.config import get_settings
@@ -26,11 +31,14 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, *, pool_size: int = 10, max_overflow: int = 20, pool_timeout: float = 30) -> Engine:
     """An engine for `url`; SQLite gets foreign keys, WAL and a busy timeout for concurrent writers."""
+    pool = {"pool_size": pool_size, "max_overflow": max_overflow, "pool_timeout": pool_timeout}
     # hide_parameters: SQL logs and error messages never show bound values (password hashes, outbox bodies).
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, hide_parameters=True)
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": 30}, hide_parameters=True, **pool
+        )
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record):  # type: ignore[no-untyped-def]
@@ -41,12 +49,18 @@ def make_engine(url: str) -> Engine:
             cur.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, hide_parameters=True)
+    return create_engine(url, pool_pre_ping=True, hide_parameters=True, **pool)
 
 
 @lru_cache
 def get_engine() -> Engine:
-    return make_engine(get_settings().database_url)
+    settings = get_settings()
+    return make_engine(
+        settings.database_url,
+        pool_size=settings.database_pool_size,
+        max_overflow=settings.database_max_overflow,
+        pool_timeout=settings.database_pool_timeout,
+    )
 
 
 @lru_cache
@@ -54,18 +68,61 @@ def get_sessionmaker() -> sessionmaker[Session]:
     return sessionmaker(bind=get_engine(), expire_on_commit=False)
 
 
+T = TypeVar("T")
+
+# One gate per event loop (the API has one; tests start several in turn).
+_gates: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = weakref.WeakKeyDictionary()
+
+
+@asynccontextmanager
+async def connection_slot() -> AsyncIterator[None]:
+    """A turn at the database: at most as many at once as the pool has connections.
+
+    Waiting happens here, on the event loop, not in a worker thread. A worker thread that waited for a
+    pooled connection held the thread, while the requests holding the connections waited for a thread to
+    finish their work (FastAPI runs each sync dependency, the route and its response validation in turn
+    in the thread pool): with 50 chats starting at once nothing moved until the pool timed out (503s).
+    With every database user passing this gate first, a thread never waits for a connection.
+    """
+    loop = asyncio.get_running_loop()
+    gate = _gates.get(loop)
+    if gate is None:
+        settings = get_settings()
+        gate = _gates[loop] = asyncio.Semaphore(settings.database_pool_size + settings.database_max_overflow)
+    try:
+        await asyncio.wait_for(gate.acquire(), get_settings().database_pool_timeout)
+    except TimeoutError:
+        # The same error as a pool that timed out: answered 503 "try again in a minute".
+        raise PoolTimeoutError("Every database connection stayed busy for the pool timeout.") from None
+    try:
+        yield
+    finally:
+        gate.release()
+
+
 async def get_db() -> AsyncIterator[Session]:
     """The request's session, opened and closed on the event loop, not in a worker thread.
 
-    A sync dependency would need a worker thread of its own just to close the session and give its
-    connection back; when every worker thread was waiting for a connection, none could, and requests
-    waited out the pool's 30 s timeout (the chat benchmark, 50 chats starting at once).
+    The request first waits its turn at the database (`connection_slot`); a sync dependency would need a
+    worker thread of its own just to close the session and give its connection back.
     """
-    session = get_sessionmaker()()
-    try:
-        yield session
-    finally:
-        session.close()
+    async with connection_slot():
+        session = get_sessionmaker()()
+        try:
+            yield session
+        finally:
+            session.close()
+
+
+async def in_db(fn: Callable[..., T], /, **kwargs: Any) -> T:
+    """Run a keyword-only function `fn(db=..., **kwargs)` in a worker thread with a short session of its own."""
+
+    def _call() -> T:
+        with get_sessionmaker()() as db:
+            return fn(db=db, **kwargs)
+
+    async with connection_slot():
+        return await run_in_threadpool(_call)
 
 
 SessionDep = Annotated[Session, Depends(get_db)]

@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import SQLAlchemyError
 
 from api import contact_center, health, program
 from api.auth import views as auth_views
@@ -54,6 +55,21 @@ def create_app() -> FastAPI:
             problems.append({"field": field, "message": f"{field}: {err.get('msg', 'is not valid')}."})
         message = problems[0]["message"] if problems else "The request is not valid."
         return JSONResponse(status_code=422, content={"detail": message, "errors": problems})
+
+    @app.exception_handler(SQLAlchemyError)
+    async def _database_unavailable(request: Request, exc: SQLAlchemyError) -> JSONResponse:
+        # The database is down or every pooled connection is busy: nothing was saved, and trying again
+        # in a moment is the fix (a 503, not a 500: the request itself was fine).
+        logger.error("Database unavailable on %s %s: %s", request.method, request.url.path, type(exc).__name__)
+        return JSONResponse(
+            status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+            content={
+                "detail": "The service is busy or cannot reach its database. Nothing was saved. "
+                "Please try again in a minute.",
+                "rule": "service_unavailable",
+            },
+            headers={"Retry-After": "5"},
+        )
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

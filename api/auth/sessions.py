@@ -7,7 +7,7 @@ import hashlib
 import secrets
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from api.auth import clock
 from api.auth.models import ConversationBinding, User, UserSession
@@ -44,7 +44,10 @@ def is_valid(row: UserSession, now: dt.datetime | None = None) -> bool:
 
 
 def session_for_token(*, db: Session, token: str) -> UserSession | None:
-    row = db.scalar(select(UserSession).where(UserSession.token_hash == hash_token(token)))
+    # The user comes in the same query: the callers release the connection before reading it.
+    row = db.scalar(
+        select(UserSession).options(joinedload(UserSession.user)).where(UserSession.token_hash == hash_token(token))
+    )
     return row if row is not None and is_valid(row) else None
 
 
@@ -65,7 +68,11 @@ def bind_conversation(*, db: Session, conversation_id: str, session: UserSession
 
 
 def session_for_conversation(*, db: Session, conversation_id: str) -> UserSession | None:
-    binding = db.get(ConversationBinding, conversation_id)
+    binding = db.get(
+        ConversationBinding,
+        conversation_id,
+        options=[joinedload(ConversationBinding.session).joinedload(UserSession.user)],
+    )
     if binding is None or not is_valid(binding.session):
         return None
     return binding.session

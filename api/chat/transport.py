@@ -10,32 +10,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import weakref
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
-from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session
 
 from api.chat import relay, service
 from api.chat.delivery import hub
-from api.database import get_sessionmaker
+from api.database import in_db
 
 logger = logging.getLogger("api.chat")
 
-T = TypeVar("T")
-
 _turn_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 _tasks: set[asyncio.Task[None]] = set()
-
-
-async def in_db(fn: Callable[..., T], /, **kwargs: Any) -> T:
-    """Run a keyword-only service function in a worker thread with its own database session."""
-
-    def _call() -> T:
-        with get_sessionmaker()() as db:
-            return fn(db=db, **kwargs)
-
-    return await run_in_threadpool(_call)
 
 
 def _turn_lock(conversation_id: str) -> asyncio.Lock:

@@ -518,17 +518,17 @@ _cleanup_lock = threading.Lock()
 _last_cleanup = 0.0
 
 
-def maybe_cleanup(*, storage: FileStorage) -> CleanupReport | None:
-    """`cleanup`, at most once per `CLEANUP_INTERVAL_SECONDS` (run after staging, in the background)."""
+async def maybe_cleanup(*, storage: FileStorage) -> CleanupReport | None:
+    """`cleanup`, at most once per `CLEANUP_INTERVAL_SECONDS` (run after staging, in the background),
+    in a worker thread once its turn at the database comes."""
     global _last_cleanup
     with _cleanup_lock:
         if time.monotonic() - _last_cleanup < CLEANUP_INTERVAL_SECONDS:
             return None
         _last_cleanup = time.monotonic()
-    from api.database import get_sessionmaker
+    from api.database import in_db
 
-    with get_sessionmaker()() as db:
-        return cleanup(db=db, storage=storage)
+    return await in_db(cleanup, storage=storage)
 
 
 # --- options and CBAs -------------------------------------------------------------------------------
