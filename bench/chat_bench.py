@@ -162,12 +162,16 @@ def start_stack(database_url: str, storage: Path) -> Stack:
     return stack
 
 
-def start_profile(stack: Stack, out: Path) -> subprocess.Popen[bytes]:
-    """py-spy recording the API process (CPU samples, all threads) until interrupted."""
-    api = next(c for c in psutil.Process(stack.process.pid).children() if "uvicorn" in " ".join(c.cmdline()))
+SERVICE_MARKERS = {"api": "uvicorn", "rasa": "rasa run", "actions": "rasa_sdk"}
+
+
+def start_profile(stack: Stack, out: Path, service: str = "api") -> subprocess.Popen[bytes]:
+    """py-spy recording one service's process (CPU samples, all threads) until interrupted."""
+    marker = SERVICE_MARKERS[service]
+    target = next(c for c in psutil.Process(stack.process.pid).children() if marker in " ".join(c.cmdline()))
     out.parent.mkdir(parents=True, exist_ok=True)
     spy = Path(sys.executable).parent / "py-spy"
-    argv = [str(spy), "record", "--pid", str(api.pid), "--format", "raw", "--output", str(out), "--rate", "200"]
+    argv = [str(spy), "record", "--pid", str(target.pid), "--format", "raw", "--output", str(out), "--rate", "200"]
     return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
@@ -429,7 +433,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--profile",
         type=Path,
-        help="Record the API process with py-spy during the whole run (collapsed stacks to this file).",
+        help="Record a service with py-spy during the whole run (collapsed stacks to this file).",
+    )
+    parser.add_argument(
+        "--profile-service", choices=sorted(SERVICE_MARKERS), default="api", help="The service --profile records."
     )
     args = parser.parse_args(argv)
     levels = sorted({int(x) for x in args.levels.split(",")})
@@ -446,12 +453,12 @@ def main(argv: list[str] | None = None) -> None:
             time.sleep(5)
             idle = stack.rss()
             loaded: dict[str, float] = {}
-            spy = start_profile(stack, args.profile) if args.profile else None
+            spy = start_profile(stack, args.profile, args.profile_service) if args.profile else None
             rounds = asyncio.run(run_levels(stack, levels, tokens, loaded))
             if spy is not None:
                 spy.send_signal(signal.SIGINT)
                 spy.wait(timeout=60)
-                print(f"Profile of the API: {args.profile} (py-spy collapsed stacks; see docs/scale-out.md)")
+                print(f"Profile of {args.profile_service}: {args.profile} (py-spy collapsed stacks)")
         finally:
             stack.stop()
     database = "SQLite (developer default)" if args.sqlite else "PostgreSQL 127.0.0.1:5432 (fresh database)"
