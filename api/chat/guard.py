@@ -12,7 +12,7 @@ and the supplier is told where the code goes instead.
   authenticator key (base32 capitals with a digit).
 - A password: only when the chat knows whose it could be (bound to a session, or named at the password
   step of a sign-in still under way), by checking a one-word message, or the words of a longer one that
-  are shaped like a password ("Bayside-demo-2021"), against that user's hash.
+  are shaped like a password ("Bayside-demo-2021"), against that user's hash (`password_candidates`).
 """
 
 from __future__ import annotations
@@ -66,26 +66,44 @@ def _chat_user(db: Session, conversation_id: str) -> User | None:
     return attempt.user if attempt is not None else None
 
 
+# Characters that join the parts of a plain word ("multi-factor", "supplier's"); alone they do not make a
+# word look like a password.
+WORD_JOINERS = "-'\u2019"  # hyphen, apostrophe, typographic apostrophe
+
+
 def _password_shaped(word: str) -> bool:
-    """8 to 128 characters without spaces, with letters and also digits or symbols: "Bayside-demo-2021"."""
+    """8 to 128 characters without spaces, with a letter and a digit or a symbol that is neither sentence
+    punctuation at its end nor a hyphen or apostrophe inside a word: "Bayside-demo-2021", "Plenty2021!",
+    but not "through?" or "multi-factor"."""
+    core = word.rstrip(TRAILING_PUNCTUATION)
     return (
         passwords.MIN_LENGTH <= len(word) <= passwords.MAX_LENGTH
-        and any(c.isalpha() for c in word)
-        and any(not c.isalpha() for c in word)
+        and any(c.isalpha() for c in core)
+        and any(not c.isalpha() and c not in WORD_JOINERS for c in core)
     )
 
 
-def _looks_like_password(user: User, text: str) -> bool:
-    # A message of one word is checked whatever its shape (a password pasted on its own); in a longer
-    # message, only the words shaped like a password. A passphrase with spaces is not found: checking
-    # every short message would cost an Argon2 check per turn.
+def password_candidates(text: str) -> list[str]:
+    """The parts of a typed message that are checked against the chat user's password hash.
+
+    Each check is an Argon2 verification, slow on purpose (about a fifth of a second of CPU here): checking
+    every longish word of every message made the password check most of the API's work per chat turn (the
+    chat benchmark, bench/results/chat-profile.md). So:
+    - a message of one word (a password pasted on its own) is checked whatever its shape;
+    - in a longer message, only the words shaped like a password, with and without the punctuation
+      after them ("my password is Harbor-lantern-42." or "... is Plenty-2021!"), at most PASSWORD_CHECKS.
+    A password of plain words ("correct-horse-battery") is found when sent on its own, not inside a
+    sentence; a passphrase with spaces is not found.
+    """
     if len(text.split()) == 1:
-        candidates = [text] if passwords.MIN_LENGTH <= len(text) <= passwords.MAX_LENGTH else []
-    else:
-        # "my password is Harbor-lantern-42." (the full stop is not part of it) or "... is Plenty-2021!" (it is)
-        words = [v for w in text.split() for v in (w, w.rstrip(TRAILING_PUNCTUATION))]
-        candidates = [w for w in dict.fromkeys(words) if _password_shaped(w)]
-    return any(passwords.verify_password(user.password_hash, c) for c in candidates[:PASSWORD_CHECKS])
+        return [text] if passwords.MIN_LENGTH <= len(text) <= passwords.MAX_LENGTH else []
+    shaped = [w for w in text.split() if _password_shaped(w)]
+    variants = [v for w in shaped for v in (w, w.rstrip(TRAILING_PUNCTUATION))]
+    return [v for v in dict.fromkeys(variants) if len(v) >= passwords.MIN_LENGTH][:PASSWORD_CHECKS]
+
+
+def _looks_like_password(user: User, text: str) -> bool:
+    return any(passwords.verify_password(user.password_hash, c) for c in password_candidates(text))
 
 
 def refusal(*, db: Session, conversation_id: str, prechat: dict | None, text: str) -> tuple[str, str] | None:

@@ -116,3 +116,26 @@ def test_over_the_websocket_the_refusal_names_the_message(chat, fake_rasa):
     finally:
         socket.close()
     assert _user_texts(chat) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "checked"),
+    [
+        # A password pasted on its own is checked whatever its shape.
+        ("Tidewater-Oxygen-2021", ["Tidewater-Oxygen-2021"]),
+        ("correcthorsebattery", ["correcthorsebattery"]),
+        # Inside a sentence: the password-shaped words, with and without the punctuation after them.
+        ("My password is Harbor-lantern-42.", ["Harbor-lantern-42.", "Harbor-lantern-42"]),
+        ("it is Plenty-2021! I think", ["Plenty-2021!", "Plenty-2021"]),
+        # Ordinary sentences cost no Argon2 check at all (each one is about a fifth of a second of CPU).
+        ("Did my upload go through?", []),
+        ("What is multi-factor authentication?", []),
+        ("The supplier's documents, uploaded yesterday.", []),
+        ("hi", []),
+    ],
+)
+def test_only_password_shaped_words_are_checked_against_the_hash(text, checked):
+    from api.chat.guard import PASSWORD_CHECKS, password_candidates
+
+    assert password_candidates(text) == checked
+    assert len(password_candidates("a1b2c3d4e5 " * 10)) <= PASSWORD_CHECKS
