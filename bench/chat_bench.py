@@ -162,7 +162,7 @@ def start_stack(database_url: str, storage: Path) -> Stack:
     return stack
 
 
-SERVICE_MARKERS = {"api": "uvicorn", "rasa": "rasa run", "actions": "rasa_sdk"}
+SERVICE_MARKERS = {"api": "uvicorn", "rasa": "rasa_server run", "actions": "rasa_sdk"}
 
 
 def start_profile(stack: Stack, out: Path, service: str = "api") -> subprocess.Popen[bytes]:

@@ -73,7 +73,7 @@ def service_rss(runner: psutil.Process) -> dict[str, float]:
             else "actions"
             if "rasa_sdk" in cmd
             else "rasa"
-            if "rasa run" in cmd or "/rasa " in cmd
+            if "rasa_server run" in cmd or "rasa run" in cmd or "/rasa " in cmd
             else None
         )
         if name is None:
