@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import jsonschema
 import pytest
 from rasa.core.actions.action import RemoteAction
 from rasa.utils.endpoints import EndpointConfig
 
 from bot import rasa_server
+
+ROOT = Path(__file__).resolve().parents[2]
+MODEL = ROOT / "var" / "models" / "cbp-assistant.tar.gz"
 
 VALID = {
     "events": [{"event": "slot", "name": "upload_outcome", "value": "uploaded", "timestamp": None}],
@@ -49,3 +58,28 @@ def test_installing_twice_keeps_rasas_own_method_underneath() -> None:
     second = rasa_server.install()
     assert first is second
     assert first.__qualname__ == "RemoteAction._validate_action_result"
+
+
+def _probe(way: str) -> dict:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "RASA_CACHE_DIRECTORY": str(ROOT / "var" / "rasa-cache")}
+    done = subprocess.run(
+        [sys.executable, str(Path(__file__).with_name("rasa_load_probe.py")), way, str(MODEL)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    line = next(x for x in done.stdout.splitlines() if x.startswith("RESULT "))
+    return {**json.loads(line[len("RESULT ") :]), "log": done.stderr}
+
+
+@pytest.mark.skipif(not MODEL.exists(), reason="no trained model (make test trains one before these tests)")
+def test_the_model_loaded_the_fast_way_understands_and_answers_exactly_as_rasas_way() -> None:
+    rasa_way, fast_way = _probe("rasa"), _probe("fast")
+    assert fast_way["parses"] == rasa_way["parses"]  # DIET: intents, confidences, entities
+    assert fast_way["actions"] == rasa_way["actions"]  # TED and the rules: every action of the conversation
+    assert fast_way["replies"] == rasa_way["replies"]
+    assert "own way" not in fast_way["log"]  # no model fell back to Rasa's way of loading
+    print(f"model loaded in {rasa_way['seconds']:.1f} s Rasa's way, {fast_way['seconds']:.1f} s the fast way")
