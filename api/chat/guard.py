@@ -102,22 +102,22 @@ def password_candidates(text: str) -> list[str]:
     return [v for v in dict.fromkeys(variants) if len(v) >= passwords.MIN_LENGTH][:PASSWORD_CHECKS]
 
 
-def _looks_like_password(user: User, text: str) -> bool:
-    return any(passwords.verify_password(user.password_hash, c) for c in password_candidates(text))
-
-
 def refusal(*, db: Session, conversation_id: str, prechat: dict | None, text: str) -> tuple[str, str] | None:
-    """(rule, sentence) when typed `text` holds a code, a key or token, or the chat user's password; else None."""
-    user = _chat_user(db, conversation_id)
-    bidder_numbers = {str((prechat or {}).get("bidder_number") or "")}
-    if user is not None:
-        bidder_numbers |= set(user.bidder_numbers)
-    if any(m.group(1).replace(" ", "") not in bidder_numbers for m in CODE.finditer(text)):
+    """(rule, sentence) when typed `text` holds a code, a key or token, or the chat user's password; else None.
+
+    The chat's user is looked up only when the text holds a 6-digit number other than the pre-chat bidder
+    number, or a password candidate: most turns need no database read here.
+    """
+    codes = {m.group(1).replace(" ", "") for m in CODE.finditer(text)}
+    codes.discard(str((prechat or {}).get("bidder_number") or ""))
+    candidates = password_candidates(text)
+    user = _chat_user(db, conversation_id) if codes or candidates else None
+    if codes - set(user.bidder_numbers if user is not None else ()):
         return "code_in_message", REFUSALS["code_in_message"]
     if any(_is_token(m.group(0)) for m in TOKEN.finditer(text)) or any(
         _is_key(m.group(0)) for m in BASE32_KEY.finditer(text)
     ):
         return "secret_in_message", REFUSALS["secret_in_message"]
-    if user is not None and _looks_like_password(user, text):
+    if user is not None and any(passwords.verify_password(user.password_hash, c) for c in candidates):
         return "password_in_message", REFUSALS["password_in_message"]
     return None

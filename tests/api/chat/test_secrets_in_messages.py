@@ -139,3 +139,16 @@ def test_only_password_shaped_words_are_checked_against_the_hash(text, checked):
 
     assert password_candidates(text) == checked
     assert len(password_candidates("a1b2c3d4e5 " * 10)) <= PASSWORD_CHECKS
+
+
+def test_a_six_digit_bidder_number_of_the_signed_in_supplier_goes_through(bound_chat, db, fake_rasa):
+    from api.auth.models import Bidder, User
+
+    number = str(100000 + uuid.uuid4().int % 900000)
+    user = db.scalar(select(User).where(User.user_id.like("paste.%")).order_by(User.id.desc()))
+    user.bidders.append(Bidder(bidder_number=number, organization="Six Digit Medical"))
+    db.commit()
+    assert bound_chat.post(f"my bidder number is {number}").status_code == 202
+    answer = bound_chat.post("my code is 654321")  # any other 6-digit number is still refused
+    assert answer.status_code == 422 and answer.json()["rule"] == "code_in_message"
+    bound_chat.wait_for(lambda m: m["sender"] == "user" and number in m["text"])
