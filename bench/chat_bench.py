@@ -44,6 +44,7 @@ from bench.chat_client import (
     relay_conversation,
 )
 from stack import paths
+from stack.follow import wait_until_ready
 
 RESULTS = paths.ROOT / "bench" / "results"
 POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -146,19 +147,8 @@ def start_stack(database_url: str, storage: Path) -> Stack:
         f"http://127.0.0.1:{ports['RASA_PORT']}",
         env["RASA_AUTH_TOKEN"],
     )
-    ready = threading.Event()
-
-    def pump() -> None:
-        assert process.stdout
-        for line in process.stdout:
-            stack.output.append(line.rstrip())
-            if "[stack] ready in" in line:
-                ready.set()
-
-    threading.Thread(target=pump, daemon=True).start()
-    while not ready.wait(0.5):
-        if process.poll() is not None:
-            raise SystemExit("The stack did not start:\n" + "\n".join(stack.output[-30:]))
+    if not wait_until_ready(process, stack.output):
+        raise SystemExit("The stack did not start:\n" + "\n".join(stack.output[-30:]))
     return stack
 
 

@@ -11,6 +11,7 @@ import time
 from pydantic import ValidationError
 
 from stack import paths
+from stack.follow import READY_LINE
 
 
 def _settings():  # type: ignore[no-untyped-def]
@@ -83,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
             on_ready=lambda s, t: print(f"[stack] {s.name} is healthy on port {s.port} after {t:.1f} s", flush=True),
         )
         print(banner(settings), flush=True)
-        print(f"[stack] ready in {time.monotonic() - started:.1f} s", flush=True)
+        print(f"{READY_LINE} {time.monotonic() - started:.1f} s", flush=True)
         while not stop.wait(0.5):
             dead = supervisor.first_dead()
             if dead:

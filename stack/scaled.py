@@ -31,6 +31,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from api.config import Settings
 from stack import paths
+from stack.follow import READY_LINE
 from stack.preflight import PreflightError, port_problem
 from stack.services import Service, Supervisor, build_services
 
@@ -260,7 +261,7 @@ def run_scaled(args: argparse.Namespace) -> int:
         )
         _check_rasa_through_nginx(layout, settings.rasa_auth_token or "")
         print(banner(layout), flush=True)
-        print(f"[stack] ready in {time.monotonic() - started:.1f} s", flush=True)
+        print(f"{READY_LINE} {time.monotonic() - started:.1f} s", flush=True)
         reported: set[str] = set()
         while not stop.wait(0.5):
             watch(supervisor, reported)

@@ -11,14 +11,14 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 import pytest
+
+from stack.follow import wait_until_ready
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL = ROOT / "var" / "models" / "cbp-assistant.tar.gz"
@@ -100,22 +100,10 @@ def live_stack(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> I
         env=env,
         process=process,
     )
-    ready = threading.Event()
-
-    def pump() -> None:
-        assert process.stdout
-        for line in process.stdout:
-            stack.output.append(line.rstrip())
-            if "[stack] ready in" in line:
-                ready.set()
-
-    threading.Thread(target=pump, daemon=True).start()
-    deadline = time.monotonic() + START_TIMEOUT + 60
-    while not ready.wait(0.5):
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            _START_FAILURE.append("The stack did not start:\n" + "\n".join(stack.output[-40:]))
-            pytest.fail(_START_FAILURE[0])
+    if not wait_until_ready(process, stack.output, timeout=START_TIMEOUT + 60):
+        process.kill()
+        _START_FAILURE.append("The stack did not start:\n" + "\n".join(stack.output[-40:]))
+        pytest.fail(_START_FAILURE[0])
     yield stack
     if process.poll() is None:
         process.send_signal(signal.SIGINT)  # what Ctrl-C does in `make run`

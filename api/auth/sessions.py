@@ -44,7 +44,7 @@ def is_valid(row: UserSession, now: dt.datetime | None = None) -> bool:
 
 
 def session_for_token(*, db: Session, token: str) -> UserSession | None:
-    # The user comes in the same query: the callers release the connection before reading it.
+    # The user comes in the same query: every caller reads it.
     row = db.scalar(
         select(UserSession).options(joinedload(UserSession.user)).where(UserSession.token_hash == hash_token(token))
     )

@@ -12,8 +12,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -24,6 +22,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from stack.follow import wait_until_ready
 from tests.live_stack import MODEL, ROOT, free_port
 
 pytestmark = pytest.mark.stack
@@ -132,21 +131,9 @@ def scaled_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScaledSta
         access_log=ROOT / "var" / "log" / f"nginx-{public}.access.log",
         process=process,
     )
-    ready = threading.Event()
-
-    def pump() -> None:
-        assert process.stdout
-        for line in process.stdout:
-            stack.output.append(line.rstrip())
-            if "[stack] ready in" in line:
-                ready.set()
-
-    threading.Thread(target=pump, daemon=True).start()
-    deadline = time.monotonic() + 660
-    while not ready.wait(0.5):
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            pytest.fail("The scaled-out stack did not start:\n" + "\n".join(stack.output[-40:]))
+    if not wait_until_ready(process, stack.output, timeout=660):
+        process.kill()
+        pytest.fail("The scaled-out stack did not start:\n" + "\n".join(stack.output[-40:]))
     try:
         yield stack
     finally:
