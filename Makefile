@@ -40,10 +40,10 @@ train: setup
 	@$(PY) -m stack train
 
 lint:
-	$(PY) -m ruff check api stack bench tests actions
-	$(PY) -m ruff format --check api stack bench tests actions
+	$(PY) -m ruff check api stack bench tests actions bot
+	$(PY) -m ruff format --check api stack bench tests actions bot
 	$(PY) -m mypy api stack
-	$(PY) -m mypy --python-executable .venv-rasa/bin/python --python-version 3.10 actions
+	$(PY) -m mypy --python-executable .venv-rasa/bin/python --python-version 3.10 actions bot/nlu
 
 validate:
 	$(RASA) data validate --fail-on-warnings --domain domain.yml --data data --config config.yml

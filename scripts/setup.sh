@@ -27,20 +27,21 @@ if [[ ! -x $UV ]] || [[ "$($UV --version 2>/dev/null)" != "uv $UV_VERSION"* ]]; 
 fi
 export UV_LINK_MODE=copy
 
-# sync_env VENV LOCKFILE PYTHON: create VENV and make it match LOCKFILE exactly, unless its
+# sync_env VENV PYTHON LOCKFILE...: create VENV and make it match the lock files exactly, unless its
 # stamp says it already does.
 sync_env() {
-  local venv=$1 lock=$2 python=$3 stamp want
+  local venv=$1 python=$2 stamp want
+  shift 2
   stamp="$venv/.lock.sha256"
-  want="$(sha256sum "$lock" | cut -d' ' -f1) $python"
+  want="$(cat "$@" | sha256sum | cut -d' ' -f1) $python"
   if [[ -f $stamp && "$(cat "$stamp")" == "$want" && -x $venv/bin/python ]]; then
     return 0
   fi
-  say "Installing $lock into $venv"
+  say "Installing $* into $venv"
   # A venv made from another interpreter is made anew.
   if [[ -f $stamp && "$(cut -d' ' -f2- "$stamp")" != "$python" ]]; then rm -rf "$venv"; fi
   [[ -x $venv/bin/python ]] || $UV venv -q -p "$python" "$venv"
-  VIRTUAL_ENV=$venv $UV pip sync -q "$lock"
+  VIRTUAL_ENV=$venv $UV pip sync -q "$@"
   echo "$want" > "$stamp"
 }
 
@@ -48,7 +49,7 @@ sync_env() {
 api_python=$(command -v python3)
 python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
   || die "the API needs Python 3.11 or newer, and python3 is $(python3 -V 2>&1). Install Python 3.11."
-sync_env .venv requirements/api.lock.txt "$api_python"
+sync_env .venv "$api_python" requirements/api.lock.txt
 
 # --- a Python 3.8-3.10 for Rasa --------------------------------------------------------------
 usable_for_rasa() {  # prints the interpreter's path when it can run Rasa 3.6
@@ -108,7 +109,7 @@ elif ! rasa_python=$(find_rasa_python); then
   fi
 fi
 [[ -n ${rasa_python:-} ]] || die "Rasa 3.6 needs Python 3.8, 3.9 or 3.10 and none was found. Install one (for example 'uv python install 3.10') and set RASA_PYTHON to its path."
-sync_env .venv-rasa requirements/rasa.lock.txt "$rasa_python"
+sync_env .venv-rasa "$rasa_python" requirements/rasa.lock.txt requirements/rasa-encoder.txt
 
 # --- Chromium for the browser tests ----------------------------------------------------------
 if [[ $want_browser == 1 ]] && [[ ! -x /usr/bin/chromium ]]; then

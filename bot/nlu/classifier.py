@@ -1,0 +1,165 @@
+"""The intent classifier: logistic regression over the sentence encoder's vector and character n-grams.
+
+Why not DIET for intents: with the encoder's vectors as extra input, DIET (40 epochs, trained from
+scratch on 2,400 examples) barely used them: 5-fold cross-validation went from 0.745 to 0.765 macro F1.
+A linear model on the same vector plus TF-IDF character n-grams (for misspellings and the program's
+own words: "connexion", "cbic", "form c") scored 0.887 in cross-validation and 0.988 on the held-out
+set, against DIET's 0.953 (docs/nlu/). DIET still extracts the entities (`intent_classification:
+false` in config.yml).
+
+Needs `bot.nlu.featurizer.SentenceEncoderFeaturizer` before it. Saved with skops, as Rasa's own
+LogisticRegressionClassifier is; a saved file holding types other than scikit-learn's and `TRUSTED` is
+refused with an error.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.classifiers.classifier import IntentClassifier
+from rasa.shared.nlu.constants import INTENT, TEXT
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+from scipy.sparse import csr_matrix, hstack
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+
+from bot.nlu.featurizer import SentenceEncoderFeaturizer
+
+logger = logging.getLogger(__name__)
+
+FILE = "intent-classifier.skops"
+# What skops must be told to trust beyond scikit-learn's own classes (checked in load()).
+TRUSTED = ["numpy.float64", "scipy.sparse._csr.csr_matrix"]
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
+class EncoderIntentClassifier(GraphComponent, IntentClassifier):
+    @classmethod
+    def required_components(cls) -> list[type]:
+        return [SentenceEncoderFeaturizer]
+
+    @staticmethod
+    def required_packages() -> list[str]:
+        return ["sklearn", "skops"]
+
+    @staticmethod
+    def get_default_config() -> dict[str, Any]:
+        return {
+            # Inverse regularisation strength: 10 and 30 scored the same held-out F1; 1 underfits (0.81 CV).
+            "C": 10.0,
+            # How much the sentence vector counts against the n-grams (both have unit length).
+            "encoder_weight": 2.0,
+            "max_ngram": 4,
+            "max_iter": 3000,
+            "ranking_length": 10,
+        }
+
+    def __init__(
+        self,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        model: tuple[TfidfVectorizer, LogisticRegression] | None = None,
+    ) -> None:
+        self.config = {**self.get_default_config(), **config}
+        self._model_storage = model_storage
+        self._resource = resource
+        self.vectorizer: TfidfVectorizer | None = model[0] if model else None
+        self.model: LogisticRegression | None = model[1] if model else None
+
+    @classmethod
+    def create(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> EncoderIntentClassifier:
+        return cls(config, model_storage, resource)
+
+    @staticmethod
+    def _sentence_vectors(messages: list[Message]) -> np.ndarray:
+        rows = []
+        for message in messages:
+            sentence = message.get_dense_features(TEXT)[1]
+            if sentence is None:
+                raise ValueError("EncoderIntentClassifier needs SentenceEncoderFeaturizer before it in the pipeline.")
+            rows.append(np.asarray(sentence.features, dtype=np.float64).reshape(-1))
+        return np.stack(rows)
+
+    def _features(self, messages: list[Message]) -> csr_matrix:
+        assert self.vectorizer is not None
+        grams = self.vectorizer.transform([m.get(TEXT) for m in messages])
+        dense = csr_matrix(self._sentence_vectors(messages) * float(self.config["encoder_weight"]))
+        return hstack([grams, dense]).tocsr()
+
+    def train(self, training_data: TrainingData) -> Resource:
+        examples = [e for e in training_data.intent_examples if e.get(INTENT) and e.get(TEXT)]
+        if not examples:
+            return self._resource
+        self.vectorizer = TfidfVectorizer(
+            analyzer="char_wb", ngram_range=(1, int(self.config["max_ngram"])), sublinear_tf=True
+        )
+        self.vectorizer.fit([e.get(TEXT) for e in examples])
+        self.model = LogisticRegression(
+            C=float(self.config["C"]), max_iter=int(self.config["max_iter"]), random_state=42
+        )
+        self.model.fit(self._features(examples), [e.get(INTENT) for e in examples])
+        self.persist()
+        return self._resource
+
+    def process(self, messages: list[Message]) -> list[Message]:
+        if self.model is None:
+            return messages
+        todo = [m for m in messages if m.get(TEXT) and m.get_dense_features(TEXT)[1] is not None]
+        if not todo:
+            return messages
+        probabilities = self.model.predict_proba(self._features(todo))
+        names = [str(name) for name in self.model.classes_]
+        for message, row in zip(todo, probabilities):
+            order = np.argsort(-row)
+            ranking = [{"name": names[i], "confidence": float(row[i])} for i in order]
+            message.set(INTENT, ranking[0], add_to_output=True)
+            message.set("intent_ranking", ranking[: int(self.config["ranking_length"])], add_to_output=True)
+        return messages
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        return training_data
+
+    def persist(self) -> None:
+        import skops.io as sio
+
+        with self._model_storage.write_to(self._resource) as directory:
+            sio.dump((self.vectorizer, self.model), directory / FILE)
+
+    @classmethod
+    def load(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        **kwargs: Any,
+    ) -> EncoderIntentClassifier:
+        import skops.io as sio
+
+        try:
+            with model_storage.read_from(resource) as directory:
+                path = directory / FILE
+                untrusted = sio.get_untrusted_types(file=path)
+                unexpected = sorted(set(untrusted) - set(TRUSTED))
+                if unexpected:
+                    raise TypeError(f"{path} holds types that are not trusted: {unexpected}")
+                vectorizer, model = sio.load(path, trusted=untrusted)
+        except ValueError as error:
+            # Rasa raises ValueError for a resource that was never written (no training data).
+            logger.warning("The intent classifier was not loaded: %s", error)
+            return cls(config, model_storage, resource)
+        return cls(config, model_storage, resource, (vectorizer, model))
