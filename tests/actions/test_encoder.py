@@ -86,3 +86,44 @@ def test_the_featurizer_sets_sentence_and_sequence_features(encoder) -> None:
     assert sentence.features.shape == (1, 384)
     np.testing.assert_allclose(sentence.features[0], encoder.encode([messages[0].get("text")])[0].sentence)
     assert messages[1].get_dense_features("text") == (None, None)  # an empty message is left alone
+
+
+def _featurized(texts_and_intents: list[tuple[str, str | None]]):
+    from rasa.nlu.tokenizers.whitespace_tokenizer import WhitespaceTokenizer
+    from rasa.shared.nlu.training_data.message import Message
+
+    from bot.nlu.featurizer import SentenceEncoderFeaturizer
+
+    messages = [Message(data={"text": t, **({"intent": i} if i else {})}) for t, i in texts_and_intents]
+    WhitespaceTokenizer(WhitespaceTokenizer.get_default_config()).process(messages)
+    SentenceEncoderFeaturizer({**SentenceEncoderFeaturizer.get_default_config()}, "encoder").process(messages)
+    return messages
+
+
+def test_the_intent_classifier_learns_saves_and_loads(tmp_path) -> None:
+    from rasa.engine.graph import ExecutionContext, GraphSchema
+    from rasa.engine.storage.local_model_storage import LocalModelStorage
+    from rasa.engine.storage.resource import Resource
+    from rasa.shared.nlu.training_data.training_data import TrainingData
+
+    from bot.nlu.classifier import EncoderIntentClassifier
+
+    training = [
+        *[(t, "faq_upload_size_limit") for t in ("how big can the pdf be", "max file size?", "size limit for uploads")],
+        *[(t, "faq_mfa_no_text_received") for t in ("my code never came", "no text arrived", "didn't get the sms")],
+        *[(t, "greet") for t in ("hello", "hi there", "good morning")],
+    ]
+    storage, resource = LocalModelStorage(tmp_path), Resource("intents")
+    context = ExecutionContext(GraphSchema({}), node_name="intents")
+    config = EncoderIntentClassifier.get_default_config()
+    trained = EncoderIntentClassifier.create(config, storage, resource, context)
+    trained.train(TrainingData(training_examples=_featurized(training)))
+
+    # Loaded from its saved file (skops, only trusted types), it answers new wordings.
+    loaded = EncoderIntentClassifier.load(config, storage, resource, context)
+    asked = _featurized([("the verification text message is not coming", None), ("is 60 MB too large", None)])
+    loaded.process(asked)
+    assert [m.get("intent")["name"] for m in asked] == ["faq_mfa_no_text_received", "faq_upload_size_limit"]
+    ranking = asked[0].get("intent_ranking")
+    assert len(ranking) == 3 and ranking[0]["confidence"] >= ranking[1]["confidence"]
+    assert abs(sum(r["confidence"] for r in ranking) - 1.0) < 1e-6
