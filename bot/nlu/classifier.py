@@ -39,6 +39,19 @@ FILE = "intent-classifier.skops"
 TRUSTED = ["numpy.float64", "scipy.sparse._csr.csr_matrix"]
 
 
+def skops_io() -> Any:
+    """`skops.io`, imported without losing the server's log level. Its import lists scikit-learn's
+    estimators, which imports `numpy.distutils`, which sets the root logger to WARNING: Rasa's INFO lines
+    ("Rasa server is up and running.") were lost from then on."""
+    root = logging.getLogger()
+    level = root.level
+    try:
+        import skops.io
+    finally:
+        root.setLevel(level)
+    return skops.io
+
+
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
 class EncoderIntentClassifier(GraphComponent, IntentClassifier):
     @classmethod
@@ -134,7 +147,7 @@ class EncoderIntentClassifier(GraphComponent, IntentClassifier):
         return training_data
 
     def persist(self) -> None:
-        import skops.io as sio
+        sio = skops_io()
 
         with self._model_storage.write_to(self._resource) as directory:
             sio.dump((self.vectorizer, self.model), directory / FILE)
@@ -148,8 +161,7 @@ class EncoderIntentClassifier(GraphComponent, IntentClassifier):
         execution_context: ExecutionContext,
         **kwargs: Any,
     ) -> EncoderIntentClassifier:
-        import skops.io as sio
-
+        sio = skops_io()
         try:
             with model_storage.read_from(resource) as directory:
                 path = directory / FILE

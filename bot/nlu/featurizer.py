@@ -2,8 +2,9 @@
 
 DIET alone learns what words mean from our 2,400 examples only, so two wordings of one question that
 share no words look unrelated to it. The encoder was trained on a billion sentence pairs: "my code never
-came" and "no text message arrived" are close in its space. With these features, 5-fold
-cross-validation rose from 0.745 to the figure in docs/nlu/nlu-crossval.md.
+came" and "no text message arrived" are close in its space. With these features and the intent
+classifier over them (bot/nlu/classifier.py), 5-fold cross-validation of the intents rose from 0.745 to
+0.889 macro F1 (docs/nlu/nlu-crossval.md).
 
 For each message text it sets:
 - sentence features: the encoder's sentence vector (1 x 384);

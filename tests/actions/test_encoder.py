@@ -127,3 +127,18 @@ def test_the_intent_classifier_learns_saves_and_loads(tmp_path) -> None:
     ranking = asked[0].get("intent_ranking")
     assert len(ranking) == 3 and ranking[0]["confidence"] >= ranking[1]["confidence"]
     assert abs(sum(r["confidence"] for r in ranking) - 1.0) < 1e-6
+
+
+def test_loading_the_classifier_keeps_the_servers_log_level() -> None:
+    """Importing skops sets the root logger to WARNING by the way (through numpy.distutils): Rasa's INFO
+    lines disappeared from the server's log once the model was loaded."""
+    import logging
+    import subprocess
+    import sys
+
+    probe = (
+        "import logging; logging.getLogger().setLevel(logging.INFO); "
+        "from bot.nlu.classifier import skops_io; skops_io(); print(logging.getLogger().level)"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == str(logging.INFO)
