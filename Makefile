@@ -9,7 +9,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 export RASA_CACHE_DIRECTORY := $(CURDIR)/var/rasa-cache
 export MPLCONFIGDIR := $(CURDIR)/var/mpl
 
-.PHONY: run run-scaled test setup setup-test train lint validate pytest pytest-actions bench bench-stack bench-chat nlu-heldout nlu-crossval clean help
+.PHONY: run run-scaled test setup setup-test train lint validate pytest pytest-actions bench bench-stack bench-chat bench-chat-paced nlu-heldout nlu-crossval clean help
 
 help:
 	@echo "make run    - set up and start the API, the action server and Rasa (Ctrl-C stops them)"
@@ -19,6 +19,7 @@ help:
 	@echo "make nlu-heldout  - score the trained model on tests/nlu/heldout.yml; report in docs/nlu/"
 	@echo "make nlu-crossval - 5-fold cross-validation of data/nlu (20 to 50 minutes); report in docs/nlu/"
 	@echo "make bench-chat - chat latency through the transport vs straight to Rasa (bench/results/chat.md)"
+	@echo "make bench-chat-paced - the same with 3 s of think time between turns (bench/results/chat-paced.md)"
 	@echo "make run-scaled - nginx, two API workers, two Rasa servers on PostgreSQL and Redis (docs/scale-out.md)"
 
 setup:
@@ -73,6 +74,10 @@ nlu-crossval: setup
 # Chat latency through the public transport vs straight to Rasa, 1/10/50 concurrent (bench/results/chat.md).
 bench-chat: setup
 	$(PY) -m bench.chat_bench
+
+# The same with suppliers pausing between turns (mean 3 s): the load real suppliers make (chat-paced.md).
+bench-chat-paced: setup
+	$(PY) -m bench.chat_bench --think 3
 
 clean:
 	rm -rf var/run var/log var/test-results tests/artifacts

@@ -1,13 +1,18 @@
 """Chat benchmark: conversations through the public chat transport against the same turns sent straight to
 Rasa's REST channel (the floor), at 1, 10 and 50 concurrent conversations.
 
-    make bench-chat         # or: .venv/bin/python -m bench.chat_bench [--levels 1,10,50] [--sqlite]
+    make bench-chat         # or: .venv/bin/python -m bench.chat_bench [--levels 1,10,50] [--sqlite] [--think 3]
 
 It starts the real stack (`python -m stack run --no-train`) on free ports, on a fresh PostgreSQL database
 (the production set-up; `--sqlite` for the default developer one), and runs every concurrency level
 as relay, floor, floor, relay rounds (so that a change in the machine's load hits both paths alike).
-Each conversation is closed-loop: the next turn is sent as soon as the answer to the last one arrived.
-Results: bench/results/chat.md (tables) and bench/results/chat-latency.png (chart).
+By default each conversation is closed-loop: the next turn is sent as soon as the answer to the last one
+arrived, so N conversations keep N turns in flight (a saturation test: far more load than N suppliers
+make). With `--think SECONDS` each simulated supplier pauses between turns, reading the answer and typing
+the next message, for a time drawn from an exponential distribution with that mean (seeded, so both
+paths get the same pauses): the load N real suppliers make.
+Results: bench/results/chat.md and chat-latency.png (closed loop), chat-paced.md and chat-latency-paced.png
+(with think time).
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import asyncio
 import datetime as dt
 import os
 import platform
+import random
 import re
 import signal
 import statistics
@@ -200,8 +206,10 @@ class MemorySampler:
         self._thread.join()
 
 
-async def run_round(stack: Stack, path: str, level: int, conversations: int, tokens: list[str]) -> Round:
-    """`conversations` conversations, at most `level` at a time."""
+async def run_round(
+    stack: Stack, path: str, level: int, conversations: int, tokens: list[str], think: float = 0.0
+) -> Round:
+    """`conversations` conversations, at most `level` at a time; `think`: mean pause between turns (s)."""
     suppliers = [Supplier(i, stack.api_url) for i in range(level)]
     rasa = httpx.AsyncClient(timeout=120, limits=httpx.Limits(max_connections=level))
     queue: asyncio.Queue[int] = asyncio.Queue()
@@ -216,10 +224,13 @@ async def run_round(stack: Stack, path: str, level: int, conversations: int, tok
             except asyncio.QueueEmpty:
                 return
             token = tokens[supplier.index]
+            # The same seed on both paths: supplier i pauses the same times through the relay and the floor.
+            draws = random.Random(supplier.index)
+            pause = (lambda: draws.expovariate(1.0 / think)) if think > 0 else 0.0
             if path == "relay":
-                results.extend(await relay_conversation(supplier, token))
+                results.extend(await relay_conversation(supplier, token, between=pause))
             else:
-                results.extend(await floor_conversation(supplier, token, stack.rasa_url, rasa))
+                results.extend(await floor_conversation(supplier, token, stack.rasa_url, rasa, between=pause))
 
     started = time.perf_counter()
     try:
@@ -272,7 +283,9 @@ def figures(rounds: list[Round], action: bool | None) -> Figures:
 # --- the report -----------------------------------------------------------------------------------------
 
 
-def chart(levels: list[int], table: dict[tuple[int, str, bool | None], Figures], out: Path) -> None:
+def chart(
+    levels: list[int], table: dict[tuple[int, str, bool | None], Figures], out: Path, subtitle: str = ""
+) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -297,6 +310,8 @@ def chart(levels: list[int], table: dict[tuple[int, str, bool | None], Figures],
     axes[0].set_ylabel("reply latency (ms)")
     axes[0].set_yscale("log")
     axes[1].legend(fontsize=7, loc="upper left")
+    if subtitle:
+        fig.suptitle(subtitle, fontsize=9)
     fig.tight_layout()
     fig.savefig(out, dpi=110)
     plt.close(fig)
@@ -309,6 +324,7 @@ def report(
     loaded: dict[str, float],
     database: str,
     notes: list[str],
+    think: float = 0.0,
 ) -> str:
     table: dict[tuple[int, str, bool | None], Figures] = {}
     for level in levels:
@@ -316,7 +332,13 @@ def report(
             chosen = [r for r in rounds if r.level == level and r.path == path]
             for action in (None, False, True):
                 table[(level, path, action)] = figures(chosen, action)
-    chart(levels, table, RESULTS / "chat-latency.png")
+    image = "chat-latency-paced.png" if think > 0 else "chat-latency.png"
+    pacing = (
+        f"Each supplier pauses between turns (reading, typing): exponential, mean {think:g} s."
+        if think > 0
+        else "Closed loop, no think time."
+    )
+    chart(levels, table, RESULTS / image, pacing)
     cpu = re.sub(r"\s+", " ", platform.processor() or platform.machine())
     load = os.getloadavg()
     lines = [
@@ -327,7 +349,8 @@ def report(
         f"Database: {database}. One API process, one action server, one Rasa server (`make run` layout).",
         f"Conversation ({len(CONVERSATION)} turns): "
         + ", ".join(f"{t.label}{' (custom action)' if t.action else ''}" for t in CONVERSATION)
-        + ". Closed loop, no think time.",
+        + ". "
+        + pacing,
         "",
         "Latency is from sending the turn to the first message of the answer: over the chat WebSocket",
         "(relay) or the HTTP answer of Rasa's REST channel (floor). Rate: answered turns per second.",
@@ -370,13 +393,15 @@ def report(
             turns = sum(1 for r in chosen for t in r.results if t.ok) or 1
             cells = [f"{sum(r.cpu.get(n, 0.0) for r in chosen) / turns * 1000:.0f}" for n in names]
             lines.append(f"| {level} | {path} | " + " | ".join(cells) + " |")
-    lines += ["", "![latency chart](chat-latency.png)", ""]
+    lines += ["", f"![latency chart]({image})", ""]
     if notes:
         lines += ["## Notes", "", *notes, ""]
     return "\n".join(lines)
 
 
-async def run_levels(stack: Stack, levels: list[int], tokens: list[str], loaded: dict[str, float]) -> list[Round]:
+async def run_levels(
+    stack: Stack, levels: list[int], tokens: list[str], loaded: dict[str, float], think: float = 0.0
+) -> list[Round]:
     rounds: list[Round] = []
     for level in levels:
         conversations = max(level, 4)
@@ -385,11 +410,11 @@ async def run_levels(stack: Stack, levels: list[int], tokens: list[str], loaded:
             cpu_before = stack.cpu()
             if level == max(levels):
                 with MemorySampler(stack) as sampler:
-                    rnd = await run_round(stack, path, level, conversations, tokens)
+                    rnd = await run_round(stack, path, level, conversations, tokens, think)
                 for name, mib in sampler.peak.items():
                     loaded[name] = max(loaded.get(name, 0.0), mib)
             else:
-                rnd = await run_round(stack, path, level, conversations, tokens)
+                rnd = await run_round(stack, path, level, conversations, tokens, think)
             rnd.cpu = {name: used - cpu_before.get(name, 0.0) for name, used in stack.cpu().items()}
             failed = sum(not r.ok for r in rnd.results)
             print(f"    {len(rnd.results)} turns in {rnd.seconds:.1f} s, {failed} failed", flush=True)
@@ -428,6 +453,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--profile-service", choices=sorted(SERVICE_MARKERS), default="api", help="The service --profile records."
     )
+    parser.add_argument(
+        "--think",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="Mean pause of each supplier between turns (exponential); 0: closed loop (the default).",
+    )
     args = parser.parse_args(argv)
     levels = sorted({int(x) for x in args.levels.split(",")})
     if not paths.MODEL_FILE.exists():
@@ -444,7 +476,7 @@ def main(argv: list[str] | None = None) -> None:
             idle = stack.rss()
             loaded: dict[str, float] = {}
             spy = start_profile(stack, args.profile, args.profile_service) if args.profile else None
-            rounds = asyncio.run(run_levels(stack, levels, tokens, loaded))
+            rounds = asyncio.run(run_levels(stack, levels, tokens, loaded, args.think))
             if spy is not None:
                 spy.send_signal(signal.SIGINT)
                 spy.wait(timeout=60)
@@ -452,8 +484,8 @@ def main(argv: list[str] | None = None) -> None:
         finally:
             stack.stop()
     database = "SQLite (developer default)" if args.sqlite else "PostgreSQL 127.0.0.1:5432 (fresh database)"
-    text = report(levels, rounds, idle, loaded, database, check_answers(rounds))
-    (RESULTS / "chat.md").write_text(text)
+    text = report(levels, rounds, idle, loaded, database, check_answers(rounds), args.think)
+    (RESULTS / ("chat-paced.md" if args.think > 0 else "chat.md")).write_text(text)
     print(text)
 
 

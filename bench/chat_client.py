@@ -20,6 +20,7 @@ import contextlib
 import json
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -218,6 +219,13 @@ class ChatSocket:
         self._reader.cancel()
 
 
+async def think(between: float | Callable[[], float]) -> None:
+    """The supplier's pause after an answer: fixed seconds, or drawn by the given function."""
+    seconds = between() if callable(between) else between
+    if seconds > 0:
+        await asyncio.sleep(seconds)
+
+
 async def open_socket(supplier: Supplier, conversation_id: str, token: str, after: int = 0) -> ChatSocket:
     ws = await connect(supplier.ws_url(conversation_id), local_addr=(supplier.address, 0), max_size=2**22)
     await ws.send(json.dumps({"type": "hello", "token": token, "after": after}))
@@ -230,12 +238,13 @@ async def relay_conversation(
     turns: tuple[Turn, ...] = CONVERSATION,
     timeout: float = 120,
     retries: int = 0,
-    between: float = 0.0,
+    between: float | Callable[[], float] = 0.0,
 ) -> list[TurnResult]:
     """One conversation through the public transport; the greeting that opens every chat is awaited first.
 
     With `retries`, a turn the assistant could not answer is sent again (the widget's Try again);
-    `between` is a pause between turns (a supplier reading the answer).
+    `between` is a pause between turns in seconds (a supplier reading the answer and typing the next
+    message), or a function that draws one.
     """
     results: list[TurnResult] = []
     try:
@@ -269,8 +278,7 @@ async def relay_conversation(
             result = TurnResult("relay", turn, first - started, answer, ok, conversation_id, started)
             result.retry_notices = notices
             results.append(result)
-            if between:
-                await asyncio.sleep(between)
+            await think(between)
     finally:
         await socket.close()
     return results
@@ -282,6 +290,7 @@ async def floor_conversation(
     rasa_url: str,
     rasa: httpx.AsyncClient,
     turns: tuple[Turn, ...] = CONVERSATION,
+    between: float | Callable[[], float] = 0.0,
 ) -> list[TurnResult]:
     """The same turns sent straight to Rasa's REST channel, with the metadata the relay sends.
 
@@ -311,6 +320,7 @@ async def floor_conversation(
         results.append(
             TurnResult("floor", turn, time.perf_counter() - started, replies, bool(replies), conversation_id, started)
         )
+        await think(between)
     return results
 
 
