@@ -36,6 +36,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -226,7 +227,7 @@ async def run_round(
             token = tokens[supplier.index]
             # The same seed on both paths: supplier i pauses the same times through the relay and the floor.
             draws = random.Random(supplier.index)
-            pause = (lambda: draws.expovariate(1.0 / think)) if think > 0 else 0.0
+            pause = partial(draws.expovariate, 1.0 / think) if think > 0 else 0.0
             if path == "relay":
                 results.extend(await relay_conversation(supplier, token, between=pause))
             else:
@@ -283,9 +284,7 @@ def figures(rounds: list[Round], action: bool | None) -> Figures:
 # --- the report -----------------------------------------------------------------------------------------
 
 
-def chart(
-    levels: list[int], table: dict[tuple[int, str, bool | None], Figures], out: Path, subtitle: str = ""
-) -> None:
+def chart(levels: list[int], table: dict[tuple[int, str, bool | None], Figures], out: Path, subtitle: str = "") -> None:
     import matplotlib
 
     matplotlib.use("Agg")
