@@ -284,6 +284,11 @@ def figures(rounds: list[Round], action: bool | None) -> Figures:
 # --- the report -----------------------------------------------------------------------------------------
 
 
+def outputs(think: float) -> tuple[str, str]:
+    """The report's and the chart's file names in bench/results: paced runs do not overwrite closed-loop ones."""
+    return ("chat-paced.md", "chat-latency-paced.png") if think > 0 else ("chat.md", "chat-latency.png")
+
+
 def chart(levels: list[int], table: dict[tuple[int, str, bool | None], Figures], out: Path, subtitle: str = "") -> None:
     import matplotlib
 
@@ -331,7 +336,7 @@ def report(
             chosen = [r for r in rounds if r.level == level and r.path == path]
             for action in (None, False, True):
                 table[(level, path, action)] = figures(chosen, action)
-    image = "chat-latency-paced.png" if think > 0 else "chat-latency.png"
+    image = outputs(think)[1]
     pacing = (
         f"Each supplier pauses between turns (reading, typing): exponential, mean {think:g} s."
         if think > 0
@@ -484,7 +489,7 @@ def main(argv: list[str] | None = None) -> None:
             stack.stop()
     database = "SQLite (developer default)" if args.sqlite else "PostgreSQL 127.0.0.1:5432 (fresh database)"
     text = report(levels, rounds, idle, loaded, database, check_answers(rounds), args.think)
-    (RESULTS / ("chat-paced.md" if args.think > 0 else "chat.md")).write_text(text)
+    (RESULTS / outputs(args.think)[0]).write_text(text)
     print(text)
 
 
