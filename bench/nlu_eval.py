@@ -25,6 +25,7 @@ from pathlib import Path
 
 import yaml
 
+from bot.nlu.fallback import fallback_settings
 from stack import paths
 from stack.services import RASA_ENV
 
@@ -70,11 +71,7 @@ class Results:
 
 
 def fallback_threshold() -> float:
-    config = yaml.safe_load((paths.ROOT / "config.yml").read_text(encoding="utf-8"))
-    for component in config["pipeline"]:
-        if component["name"] == "FallbackClassifier":
-            return float(component.get("threshold", 0.3))
-    return 0.0
+    return fallback_settings(paths.ROOT / "config.yml")[0]
 
 
 def intent_groups() -> dict[str, str]:

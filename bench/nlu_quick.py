@@ -32,10 +32,9 @@ from sklearn.model_selection import StratifiedKFold
 
 from bot.nlu.classifier import EncoderIntentClassifier, features, fit
 from bot.nlu.encoder import shared
+from bot.nlu.fallback import fallback_settings
 
 ROOT = Path(__file__).resolve().parent.parent
-# The FallbackClassifier's threshold and ambiguity threshold in config.yml.
-FALLBACK = (0.3, 0.1)
 CACHE = ROOT / "var" / "nlu-quick" / "sentence-vectors.npz"
 
 
@@ -63,11 +62,9 @@ def sentence_vectors(texts: list[str]) -> np.ndarray:
 
 
 def predict_folds(
-    texts: list[str], intents: list[str], folds: int, overrides: dict[str, Any] | None = None, seed: int = 42
+    texts: list[str], vectors: np.ndarray, intents: list[str], folds: int, config: dict[str, Any], seed: int = 42
 ) -> list[str]:
     """Each example's predicted intent from the fold that did not train on it."""
-    config = {**EncoderIntentClassifier.get_default_config(), **(overrides or {})}
-    vectors = sentence_vectors(texts)
     predicted = [""] * len(texts)
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
     for train, test in splitter.split(texts, intents):
@@ -78,15 +75,14 @@ def predict_folds(
     return predicted
 
 
-def heldout(texts: list[str], intents: list[str], path: Path, overrides: dict[str, Any]) -> None:
+def heldout(texts: list[str], vectors: np.ndarray, intents: list[str], path: Path, config: dict[str, Any]) -> None:
     """Train on all the data, then score the held-out messages, as tests/nlu/test_heldout.py does with Rasa."""
-    config = {**EncoderIntentClassifier.get_default_config(), **overrides}
-    vectorizer, model = fit(texts, sentence_vectors(texts), intents, config)
+    vectorizer, model = fit(texts, vectors, intents, config)
     asked, truth = examples(path)
     probabilities = model.predict_proba(features(vectorizer, asked, sentence_vectors(asked), config))
     top = np.sort(probabilities, axis=1)[:, ::-1]
     guesses = [str(model.classes_[j]) for j in probabilities.argmax(1)]
-    threshold, margin = FALLBACK
+    threshold, margin = fallback_settings()
     unsure = (top[:, 0] < threshold) | (top[:, 0] - top[:, 1] < margin)
     right = np.array([g == t for g, t in zip(guesses, truth, strict=True)])
     macro = f1_score(truth, guesses, average="macro")
@@ -111,8 +107,10 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     overrides = {key: float(value) for key, value in (item.split("=", 1) for item in args.set)}
 
+    config = {**EncoderIntentClassifier.get_default_config(), **overrides}
     texts, intents = examples(args.data)
-    predicted = predict_folds(texts, intents, args.folds, overrides)
+    vectors = sentence_vectors(texts)
+    predicted = predict_folds(texts, vectors, intents, args.folds, config)
     print(f"{len(texts)} examples, {len(set(intents))} intents, {args.folds} folds")
     macro, accuracy = f1_score(intents, predicted, average="macro"), accuracy_score(intents, predicted)
     print(f"macro F1 {macro:.3f}  accuracy {accuracy:.3f}")
@@ -133,7 +131,7 @@ def main(argv: list[str]) -> int:
         print(f"  {len(wrong):3d}: {truth} -> {guess}: {shown}")
     if args.heldout:
         print()
-        heldout(texts, intents, args.heldout, overrides)
+        heldout(texts, vectors, intents, args.heldout, config)
     return 0
 
 
