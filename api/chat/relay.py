@@ -9,19 +9,23 @@ messages (`text`, `buttons`, `image`, `custom`); they are cleaned here into what
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import weakref
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
+import aiohttp
 
 from api.config import get_settings
 
 logger = logging.getLogger("api.chat.relay")
 
-RASA_TIMEOUT = httpx.Timeout(60.0, connect=3.0)
+RASA_TIMEOUT = aiohttp.ClientTimeout(total=60.0, connect=3.0)
+KEEPALIVE_SECONDS = 4.0
+"""An idle connection to Rasa is closed after this long: before Rasa's server (Sanic, 5 s) closes it,
+so a turn is never sent on a connection that the other end is closing."""
 MAX_TEXT_CHARS = 4_000
 MAX_BUTTONS = 10
 MAX_BUTTON_TITLE = 200
@@ -41,16 +45,21 @@ class BotReply:
     data: dict[str, Any] = field(default_factory=dict)
 
 
-_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = weakref.WeakKeyDictionary()
+_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aiohttp.ClientSession] = weakref.WeakKeyDictionary()
 
 
-def _client() -> httpx.AsyncClient:
-    """One client per event loop, kept open: creating one costs ~10-200 ms (TLS set-up, certificate
-    loading) and a fresh connection per turn; measured with py-spy in bench/chat_bench.py."""
+def _client() -> aiohttp.ClientSession:
+    """One client per event loop, kept open with its connections to Rasa.
+
+    A new client per turn cost 10-200 ms (certificate loading, a new connection), and httpx's client
+    five times aiohttp's CPU per request (0.62 ms against 0.12; `python -m bench.relay_client`): both
+    measured in the chat benchmark, where the API shares two cores with Rasa (bench/results/chat-profile.md).
+    """
     loop = asyncio.get_running_loop()
     client = _clients.get(loop)
-    if client is None or client.is_closed:
-        client = httpx.AsyncClient(timeout=RASA_TIMEOUT, limits=httpx.Limits(max_keepalive_connections=32))
+    if client is None or client.closed:
+        connector = aiohttp.TCPConnector(limit=100, keepalive_timeout=KEEPALIVE_SECONDS)
+        client = aiohttp.ClientSession(timeout=RASA_TIMEOUT, connector=connector, raise_for_status=False)
         _clients[loop] = client
     return client
 
@@ -59,7 +68,7 @@ async def close_clients() -> None:
     """Close this event loop's client (at the API's shutdown)."""
     client = _clients.pop(asyncio.get_running_loop(), None)
     if client is not None:
-        await client.aclose()
+        await client.close()
 
 
 def webhook_url() -> str:
@@ -70,15 +79,17 @@ async def send_turn(*, conversation_id: str, text: str, metadata: dict[str, Any]
     """Relay one user turn to Rasa and return its replies; RasaUnavailable when that fails."""
     body = {"sender": conversation_id, "message": text, "metadata": metadata}
     try:
-        response = await _client().post(webhook_url(), json=body)
-    except httpx.HTTPError as exc:
+        async with _client().post(webhook_url(), json=body) as response:
+            status = response.status
+            content = await response.read()
+    except (aiohttp.ClientError, TimeoutError) as exc:
         logger.warning("Rasa is not reachable (%s): %s", type(exc).__name__, exc)
-        raise RasaUnavailable(str(exc)) from exc
-    if response.status_code != 200:
-        logger.warning("Rasa answered %s to a turn", response.status_code)
-        raise RasaUnavailable(f"status {response.status_code}")
+        raise RasaUnavailable(str(exc) or type(exc).__name__) from exc
+    if status != 200:
+        logger.warning("Rasa answered %s to a turn", status)
+        raise RasaUnavailable(f"status {status}")
     try:
-        raw = response.json()
+        raw = json.loads(content)
     except ValueError as exc:
         raise RasaUnavailable("not JSON") from exc
     if not isinstance(raw, list):

@@ -17,9 +17,9 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, make_transient_to_detached
 
 from api.auth import sessions as auth_sessions
 from api.chat import guard
@@ -212,17 +212,7 @@ def append_message(
     commit: bool = True,
 ) -> ChatMessage:
     """Store a message with the conversation's next sequence number (atomic: the row lock serializes writers)."""
-    now = _now()
-    seq = db.execute(
-        update(Conversation)
-        .where(Conversation.id == conversation_id)
-        .values(last_seq=Conversation.last_seq + 1, updated_at=now)
-        .returning(Conversation.last_seq)
-        .execution_options(synchronize_session=False)
-    ).scalar_one()
     message = ChatMessage(
-        conversation_id=conversation_id,
-        seq=seq,
         sender=sender,
         kind=kind,
         text=text,
@@ -230,14 +220,53 @@ def append_message(
         client_message_id=client_message_id,
         relay_text=relay_text,
         relay_state=relay_state,
-        created_at=now,
     )
-    db.add(message)
+    append_messages(db=db, conversation_id=conversation_id, messages=[message], commit=commit)
+    return message
+
+
+def append_messages(
+    *, db: Session, conversation_id: str, messages: list[ChatMessage], commit: bool = True
+) -> list[ChatMessage]:
+    """Store new messages with the conversation's next sequence numbers, in the order given.
+
+    One UPDATE reserves the numbers for all of them (its row lock serializes writers until the commit)
+    and one INSERT stores them: a bot answer of three messages costs two statements, not six.
+    """
+    if not messages:
+        return messages
+    now = _now()
+    last = db.execute(
+        update(Conversation)
+        .where(Conversation.id == conversation_id)
+        .values(last_seq=Conversation.last_seq + len(messages), updated_at=now)
+        .returning(Conversation.last_seq)
+        .execution_options(synchronize_session=False)
+    ).scalar_one()
+    first = last - len(messages) + 1
+    rows = [
+        {
+            "conversation_id": conversation_id,
+            "seq": first + offset,
+            "created_at": now,
+            **{column: getattr(message, column) for column in _MESSAGE_FIELDS},
+        }
+        for offset, message in enumerate(messages)
+    ]
+    ids = dict(db.execute(insert(ChatMessage).values(rows).returning(ChatMessage.seq, ChatMessage.id)).tuples().all())
+    for row, message in zip(rows, messages, strict=True):
+        for column, value in row.items():  # every column set: none is left to load later
+            setattr(message, column, value)
+        message.id = ids[row["seq"]]
+        # Stored by the INSERT above: the session now holds it as if it had been read back.
+        make_transient_to_detached(message)
+        db.add(message)
     if commit:
         db.commit()
-    else:
-        db.flush()
-    return message
+    return messages
+
+
+_MESSAGE_FIELDS = ("sender", "kind", "text", "data", "client_message_id", "relay_text", "relay_state")
 
 
 def messages_after(*, db: Session, conversation_id: str, after: int, limit: int = 200) -> list[ChatMessage]:
@@ -416,12 +445,18 @@ def _interpret(db: Session, conversation: Conversation, data: MessageCreate) -> 
     return MessageKind.text, text, relay, {}
 
 
-def accept_user_turn(*, db: Session, conversation: Conversation, data: MessageCreate) -> AcceptedTurn:
-    """Store a user turn once (a resend of the same client_message_id returns the stored one)."""
+def accept_user_turn(
+    *, db: Session, conversation: Conversation, data: MessageCreate, loaded_now: bool = False
+) -> AcceptedTurn:
+    """Store a user turn once (a resend of the same client_message_id returns the stored one).
+
+    `loaded_now`: the caller read `conversation` in this transaction, so it is not read again.
+    """
     existing = _by_client_id(db, conversation.id, data.client_message_id)
     if existing is not None:
         return AcceptedTurn(existing, duplicate=True, relay=_claim_retry(db, existing))
-    db.refresh(conversation)
+    if not loaded_now:
+        db.refresh(conversation)
     if conversation.status is ConversationStatus.closed:
         raise ChatError(409, "conversation_closed", "This chat has ended; start a new chat to continue.")
     kind, text, relay_text, extra = _interpret(db, conversation, data)
@@ -478,18 +513,15 @@ def relay_job(*, db: Session, conversation_id: str, message_id: int | None) -> R
 
 def complete_relay(*, db: Session, job: RelayJob, replies: list[BotReply]) -> list[ChatMessage]:
     """Store the bot's replies and mark the turn answered, in one transaction."""
-    stored = [
-        append_message(
-            db=db,
-            conversation_id=job.conversation_id,
-            sender=Sender.bot,
-            kind=MessageKind.text,
-            text=reply.text,
-            data=reply.data,
-            commit=False,
-        )
-        for reply in replies
-    ]
+    stored = append_messages(
+        db=db,
+        conversation_id=job.conversation_id,
+        messages=[
+            ChatMessage(sender=Sender.bot, kind=MessageKind.text, text=reply.text, data=reply.data or None)
+            for reply in replies
+        ],
+        commit=False,
+    )
     if job.message_id is not None:
         db.execute(
             update(ChatMessage)

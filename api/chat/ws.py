@@ -160,7 +160,7 @@ def _accept(*, db: Any, conversation_id: str, frame: MessageFrame) -> tuple[serv
     conversation = db.get(service.Conversation, conversation_id)
     if conversation is None:
         raise service.not_found()
-    accepted = service.accept_user_turn(db=db, conversation=conversation, data=frame)
+    accepted = service.accept_user_turn(db=db, conversation=conversation, data=frame, loaded_now=True)
     job = (
         service.relay_job(db=db, conversation_id=conversation_id, message_id=accepted.message.id)
         if accepted.relay

@@ -91,7 +91,7 @@ class FakeRasa:
 
 
 def _serve(app: Any, port: int) -> tuple[uvicorn.Server, threading.Thread]:
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 120
@@ -226,14 +226,20 @@ class ChatServer:
 @pytest.fixture(scope="session")
 def chat_server(fake_rasa: FakeRasa, app_env: dict[str, str], demo_data: None) -> Iterator[ChatServer]:
     """The real API (uvicorn, WebSockets) on a free port, relaying to the fake Rasa."""
+    from api.chat import views, ws
     from api.main import create_app
 
+    # One API process: every message reaches an open chat when it is published. The periodic re-read
+    # of the database (for messages other processes stored) must not hide a delivery that failed.
+    old_sync = ws.SYNC_SECONDS, views.SYNC_SECONDS
+    ws.SYNC_SECONDS = views.SYNC_SECONDS = 600.0
     port = free_port()
     server, thread = _serve(create_app(), port)
     with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
         yield ChatServer(base_url=f"http://127.0.0.1:{port}", ws_url=f"ws://127.0.0.1:{port}", http=http)
     server.should_exit = True
     thread.join(timeout=10)
+    ws.SYNC_SECONDS, views.SYNC_SECONDS = old_sync
 
 
 @pytest.fixture

@@ -257,3 +257,48 @@ def test_an_ended_chat_takes_no_more_messages(chat):
     }
     messages = chat.messages()["messages"]
     assert messages[-1]["text"] == "You ended the chat."
+
+
+def test_a_relayed_turn_and_its_three_message_answer_take_few_database_statements(chat, db):
+    """Each statement is a round trip to PostgreSQL and CPU in the API: the chat benchmark showed them
+    in the relay's overhead over Rasa alone (bench/results/chat-profile.md). The answer's messages share
+    one sequence reservation and one INSERT, so a longer answer costs no more round trips."""
+    from sqlalchemy import event
+
+    from api.chat import service
+    from api.chat.relay import BotReply
+    from api.chat.schemas import MessageCreate
+    from api.chat.ws import _accept
+
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, parameters, context, executemany):
+        statements.append(statement.split(None, 1)[0].upper())
+
+    engine = db.get_bind()
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        frame = MessageCreate(client_message_id=uuid.uuid4().hex, text="How big can my PDF be?")
+        accepted, job = _accept(db=db, conversation_id=chat.conversation_id, frame=frame)
+        db.close()
+        accepting = list(statements)
+        statements.clear()
+        replies = [BotReply("One file can be up to 50 MB."), BotReply("It must be a PDF."), BotReply("Anything else?")]
+        stored = service.complete_relay(db=db, job=job, replies=replies)
+        answering = list(statements)
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+        db.close()
+
+    assert accepted.relay and job.text == "How big can my PDF be?"
+    assert len(accepting) <= 6, accepting
+    assert answering == ["UPDATE", "INSERT", "UPDATE"], answering
+    first = accepted.message.seq + 1
+    assert [m.seq for m in stored] == [first, first + 1, first + 2]
+    # What the relay publishes, built after the session closed (as in transport.process_turn).
+    published = [service.message_public(m) for m in stored]
+    assert [(p.sender, p.text, p.client_message_id) for p in published] == [("bot", r.text, None) for r in replies]
+    shown = chat.messages(after=accepted.message.seq)["messages"]
+    assert [(m["seq"], m["text"]) for m in shown] == [(m.seq, m.text) for m in stored]
+    turn = db.get(ChatMessage, accepted.message.id)
+    assert turn is not None and turn.relay_state is RelayState.done
