@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -14,17 +16,23 @@ from sqlalchemy.exc import SQLAlchemyError
 from api import contact_center, health, program
 from api.auth import views as auth_views
 from api.auth.errors import Problem, problem_handler
-from api.chat import relay
+from api.chat import relay, transport
 from api.chat import views as chat_views
 from api.documents import views as documents_views
 from api.handoff import views as handoff_views
 
 logger = logging.getLogger("api")
 
+SHUTDOWN_WAIT_SECONDS = 10.0
+"""How long a stopping API waits for the chat turns in flight (stored answers) before it closes."""
+
 
 @asynccontextmanager
 async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
     yield
+    # Turns in flight are finished (their answers stored) before the connections to Rasa close.
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(transport.wait_for_turns(), SHUTDOWN_WAIT_SECONDS)
     await relay.close_clients()  # the kept-open connections to Rasa
 
 

@@ -17,7 +17,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Table, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, make_transient_to_detached
 
@@ -253,7 +253,9 @@ def append_messages(
         }
         for offset, message in enumerate(messages)
     ]
-    ids = dict(db.execute(insert(ChatMessage).values(rows).returning(ChatMessage.seq, ChatMessage.id)).tuples().all())
+    # executemany with RETURNING: SQLAlchemy sends one INSERT for all the rows ("insertmanyvalues") and,
+    # unlike .values(rows), reuses the compiled statement (compiling it was 13 % of a turn's CPU).
+    ids: dict[int, int] = dict(db.execute(_INSERT_MESSAGES, rows).tuples().all())
     for row, message in zip(rows, messages, strict=True):
         for column, value in row.items():  # every column set: none is left to load later
             setattr(message, column, value)
@@ -266,6 +268,9 @@ def append_messages(
     return messages
 
 
+_MESSAGES_TABLE = ChatMessage.__table__
+assert isinstance(_MESSAGES_TABLE, Table)
+_INSERT_MESSAGES = insert(_MESSAGES_TABLE).returning(_MESSAGES_TABLE.c.seq, _MESSAGES_TABLE.c.id)
 _MESSAGE_FIELDS = ("sender", "kind", "text", "data", "client_message_id", "relay_text", "relay_state")
 
 
@@ -317,21 +322,27 @@ def _claim_retry(db: Session, message: ChatMessage) -> bool:
     return claimed == 1
 
 
-def _check_rate(db: Session, conversation_id: str) -> None:
+def _recent_turns(db: Session, conversation_id: str, client_message_id: str) -> list[ChatMessage]:
+    """In one query: the message with this client id (a resend), and the user's turns of the last minute."""
     since = _now() - RATE_WINDOW
-    times = list(
+    return list(
         db.scalars(
-            select(ChatMessage.created_at)
+            select(ChatMessage)
             .where(
                 ChatMessage.conversation_id == conversation_id,
-                ChatMessage.sender == Sender.user,
-                ChatMessage.created_at > since,
+                (ChatMessage.client_message_id == client_message_id)
+                | ((ChatMessage.sender == Sender.user) & (ChatMessage.created_at > since)),
             )
-            .order_by(ChatMessage.created_at)
+            .order_by(ChatMessage.seq)
         )
     )
+
+
+def _check_rate(recent: list[ChatMessage]) -> None:
+    since = _now() - RATE_WINDOW
+    times = [_aware(m.created_at) for m in recent if m.sender is Sender.user and _aware(m.created_at) > since]
     if len(times) >= MAX_MESSAGES_PER_MINUTE:
-        wait = max(1, int((_aware(times[0]) + RATE_WINDOW - _now()).total_seconds()) + 1)
+        wait = max(1, int((times[0] + RATE_WINDOW - _now()).total_seconds()) + 1)
         raise ChatError(
             429,
             "too_many_messages",
@@ -452,7 +463,8 @@ def accept_user_turn(
 
     `loaded_now`: the caller read `conversation` in this transaction, so it is not read again.
     """
-    existing = _by_client_id(db, conversation.id, data.client_message_id)
+    recent = _recent_turns(db, conversation.id, data.client_message_id)
+    existing = next((m for m in recent if m.client_message_id == data.client_message_id), None)
     if existing is not None:
         return AcceptedTurn(existing, duplicate=True, relay=_claim_retry(db, existing))
     if not loaded_now:
@@ -460,7 +472,7 @@ def accept_user_turn(
     if conversation.status is ConversationStatus.closed:
         raise ChatError(409, "conversation_closed", "This chat has ended; start a new chat to continue.")
     kind, text, relay_text, extra = _interpret(db, conversation, data)
-    _check_rate(db, conversation.id)
+    _check_rate(recent)
     state = RelayState.pending if conversation.status is ConversationStatus.bot else RelayState.held
     try:
         message = append_message(

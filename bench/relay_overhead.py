@@ -1,0 +1,204 @@
+"""The relay's own cost per chat turn, without Rasa's: `python -m bench.relay_overhead`.
+
+The API runs as in `make run` (uvicorn, its own process, PostgreSQL) and relays to a stand-in for Rasa's
+REST channel that answers at once with two messages, so everything measured is the relay's work: the
+WebSocket frame in, storing the turn, the POST to Rasa, storing and publishing the answer. In the same
+run, the same turns are POSTed straight to the stand-in (what Rasa's REST channel alone would cost a
+client). Reported: p50/p95 time to the first message of the answer on both paths, their difference
+(the relay's overhead), and the API's CPU per turn. Turns are sent one after another by one client:
+the figure is the relay's latency on an otherwise idle machine, the quantity the chat benchmark's
+"relay adds at most 10 % to p50" target is about (bench/results/chat-profile.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+from websockets.sync.client import connect
+
+from bench.chat_bench import fresh_database
+from bench.chat_client import PRECHAT
+
+ROOT = Path(__file__).resolve().parent.parent
+TURNS_PER_CHAT = 15
+ANSWER = [
+    {"text": "One file can be up to 50 MB."},
+    {"text": "Anything else?", "buttons": [{"title": "Yes", "payload": "/affirm"}]},
+]
+
+
+async def _webhook(request: Request) -> JSONResponse:
+    await request.json()
+    return JSONResponse(ANSWER)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def _relay_turns(api: str, turns: int) -> list[float]:
+    """Turns through the chat WebSocket, in chats of TURNS_PER_CHAT (below the per-minute limit)."""
+    times: list[float] = []
+    while len(times) < turns:
+        times += _one_chat(api, min(TURNS_PER_CHAT, turns - len(times)))
+    return times
+
+
+_chats = itertools.count()
+
+
+def _one_chat(api: str, turns: int) -> list[float]:
+    # Each chat from its own loopback address, as suppliers do: the limit on new chats is per address.
+    index = next(_chats)
+    address = f"127.0.{1 + index // 250}.{1 + index % 250}"
+    with httpx.Client(transport=httpx.HTTPTransport(local_address=address), timeout=30) as client:
+        started = client.post(f"{api}/api/v1/chat/conversations", json={"prechat": PRECHAT})
+    started.raise_for_status()
+    chat = started.json()
+    ws_url = api.replace("http://", "ws://") + f"/api/v1/chat/conversations/{chat['conversation_id']}/ws"
+    times = []
+
+    def wait_for(ws: Any, seq: int) -> None:
+        while True:
+            frame = json.loads(ws.recv(timeout=30))
+            if frame["type"] == "message" and frame["message"]["seq"] >= seq:
+                return
+
+    with connect(ws_url, open_timeout=10) as ws:
+        ws.send(json.dumps({"type": "hello", "token": chat["client_token"], "after": 0}))
+        wait_for(ws, len(ANSWER))  # the greeting: every measured turn starts with nothing in flight
+        for _ in range(turns):
+            sent = time.perf_counter()
+            ws.send(json.dumps({"type": "message", "client_message_id": uuid.uuid4().hex, "text": "how big a pdf?"}))
+            while (frame := json.loads(ws.recv(timeout=30)))["type"] != "ack":
+                pass
+            wait_for(ws, frame["seq"] + 1)  # the answer's first message
+            times.append(time.perf_counter() - sent)
+            wait_for(ws, frame["seq"] + len(ANSWER))  # and the rest, before the next turn
+    return times
+
+
+def _floor_turns(rasa: str, turns: int) -> list[float]:
+    times = []
+    with httpx.Client(timeout=30) as client:
+        for _ in range(turns):
+            sent = time.perf_counter()
+            response = client.post(f"{rasa}/webhooks/rest/webhook", json={"sender": "x", "message": "how big a pdf?"})
+            assert response.json() == ANSWER
+            times.append(time.perf_counter() - sent)
+    return times
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.relay_overhead")
+    parser.add_argument("--turns", type=int, default=300, help="Turns per path per round.")
+    parser.add_argument("--rounds", type=int, default=3, help="Alternating rounds of the two paths.")
+    parser.add_argument("--sqlite", action="store_true", help="Use SQLite, not PostgreSQL.")
+    parser.add_argument("--profile", type=Path, help="Record the API with py-spy (collapsed stacks to this file).")
+    args = parser.parse_args(argv)
+
+    rasa_port, api_port = _free_port(), _free_port()
+    fake = uvicorn.Server(
+        uvicorn.Config(
+            Starlette(routes=[Route("/webhooks/rest/webhook", _webhook, methods=["POST"])]),
+            host="127.0.0.1",
+            port=rasa_port,
+            log_level="warning",
+        )
+    )
+    threading.Thread(target=fake.run, daemon=True).start()
+    with tempfile.TemporaryDirectory() as tmp, fresh_database(args.sqlite, Path(tmp)) as database_url:
+        env = {
+            **os.environ,
+            "DATABASE_URL": database_url,
+            "RASA_PORT": str(rasa_port),
+            "API_PORT": str(api_port),
+            "STORAGE_DIR": str(Path(tmp) / "storage"),
+        }
+        subprocess.run([sys.executable, "-m", "api.manage", "migrate"], env=env, cwd=ROOT, check=True)
+        argv_api = [sys.executable, "-m", "uvicorn", "api.main:app", "--port", str(api_port), "--log-level", "warning"]
+        process = subprocess.Popen(argv_api, env=env, cwd=ROOT)
+        api = f"http://127.0.0.1:{api_port}"
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    if httpx.get(f"{api}/healthz", timeout=2).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise SystemExit("the API did not start")
+                time.sleep(0.2)
+            api_process = psutil.Process(process.pid)
+            spy = None
+            if args.profile:
+                args.profile.parent.mkdir(parents=True, exist_ok=True)
+                py_spy = str(Path(sys.executable).parent / "py-spy")
+                spy_argv = [py_spy, "record", "--pid", str(process.pid), "--format", "raw", "--rate", "500"]
+                spy = subprocess.Popen([*spy_argv, "--output", str(args.profile)], stdout=subprocess.DEVNULL)
+            relay: list[float] = []
+            floor: list[float] = []
+            cpu_per_turn: list[float] = []
+            _relay_turns(api, 20)  # warm up
+            _floor_turns(f"http://127.0.0.1:{rasa_port}", 20)
+            for _ in range(args.rounds):
+                before = sum(api_process.cpu_times()[:2])
+                relay += _relay_turns(api, args.turns)
+                cpu_per_turn.append((sum(api_process.cpu_times()[:2]) - before) / args.turns)
+                floor += _floor_turns(f"http://127.0.0.1:{rasa_port}", args.turns)
+            if spy is not None:
+                spy.send_signal(signal.SIGINT)
+                spy.wait(timeout=60)
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+    fake.should_exit = True
+    ms = 1000
+    print("| path | turns | p50 ms | p95 ms |\n|---|---|---|---|")
+    print(
+        f"| relay (API + stand-in Rasa) | {len(relay)} | {ms * statistics.median(relay):.2f} | "
+        f"{ms * _percentile(relay, 0.95):.2f} |"
+    )
+    print(
+        f"| floor (stand-in Rasa alone) | {len(floor)} | {ms * statistics.median(floor):.2f} | "
+        f"{ms * _percentile(floor, 0.95):.2f} |"
+    )
+    overhead = statistics.median(relay) - statistics.median(floor)
+    print(
+        f"\nRelay overhead at p50: {ms * overhead:.2f} ms; API CPU per turn: "
+        f"{ms * statistics.median(cpu_per_turn):.2f} ms (median of {args.rounds} rounds)"
+    )
+
+
+if __name__ == "__main__":
+    main()
