@@ -50,6 +50,7 @@ from bench.chat_client import (
     floor_conversation,
     relay_conversation,
 )
+from bench.common import free_port
 from stack import paths
 from stack.follow import wait_until_ready
 
@@ -57,14 +58,6 @@ RESULTS = paths.ROOT / "bench" / "results"
 POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 TARGET_RATIO = 1.10
 TARGET_ACTION_P95_MS = 300.0
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 # --- the database and the stack -------------------------------------------------------------------------

@@ -12,36 +12,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import threading
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
 import httpx
-import uvicorn
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.routing import Route
 
-ANSWER = [
-    {"text": "One file can be up to 50 MB."},
-    {
-        "text": "Anything else?",
-        "buttons": [{"title": "Yes", "payload": "/affirm"}, {"title": "No", "payload": "/deny"}],
-    },
-]
+from bench.common import RASA_ANSWER, serve_rasa_stand_in
+
 BODY = {
     "sender": "x" * 43,
     "message": "how big can my pdf be",
     "metadata": {"prechat": {"first_name": "Dana", "bidder_number": "12345"}, "signed_in": False},
 }
-
-
-async def _webhook(request: Request) -> JSONResponse:
-    await request.json()
-    return JSONResponse(ANSWER)
 
 
 async def _measure(requests: int, rounds: int, url: str) -> list[tuple[str, float, float]]:
@@ -62,7 +46,7 @@ async def _measure(requests: int, rounds: int, url: str) -> list[tuple[str, floa
         for _ in range(rounds):
             for name, post in clients:
                 for _ in range(50):  # warm up: connection open, code paths loaded
-                    assert await post() == ANSWER
+                    assert await post() == RASA_ANSWER
                 cpu, wall = time.thread_time(), time.perf_counter()
                 for _ in range(requests):
                     await post()
@@ -76,18 +60,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rounds", type=int, default=3, help="Alternating rounds of the two clients.")
     parser.add_argument("--port", type=int, default=5999)
     args = parser.parse_args(argv)
-    app = Starlette(routes=[Route("/webhooks/rest/webhook", _webhook, methods=["POST"])])
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=args.port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
+    server = serve_rasa_stand_in(args.port)
     try:
         url = f"http://127.0.0.1:{args.port}/webhooks/rest/webhook"
         results = asyncio.run(_measure(args.requests, args.rounds, url))
     finally:
         server.should_exit = True
-        thread.join(timeout=10)
     print("| client | client CPU per request, ms | wall per request, ms |\n|---|---|---|")
     for name in ("httpx", "aiohttp"):
         mine = [r for r in results if r[0] == name]

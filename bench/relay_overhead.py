@@ -21,7 +21,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from pathlib import Path
@@ -29,35 +28,14 @@ from typing import Any
 
 import httpx
 import psutil
-import uvicorn
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.routing import Route
 from websockets.sync.client import connect
 
 from bench.chat_bench import fresh_database
 from bench.chat_client import PRECHAT
+from bench.common import RASA_ANSWER, free_port, serve_rasa_stand_in, wait_healthy
 
 ROOT = Path(__file__).resolve().parent.parent
 TURNS_PER_CHAT = 15
-ANSWER = [
-    {"text": "One file can be up to 50 MB."},
-    {"text": "Anything else?", "buttons": [{"title": "Yes", "payload": "/affirm"}]},
-]
-
-
-async def _webhook(request: Request) -> JSONResponse:
-    await request.json()
-    return JSONResponse(ANSWER)
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -95,7 +73,7 @@ def _one_chat(api: str, turns: int) -> list[float]:
 
     with connect(ws_url, open_timeout=10) as ws:
         ws.send(json.dumps({"type": "hello", "token": chat["client_token"], "after": 0}))
-        wait_for(ws, len(ANSWER))  # the greeting: every measured turn starts with nothing in flight
+        wait_for(ws, len(RASA_ANSWER))  # the greeting: every measured turn starts with nothing in flight
         for _ in range(turns):
             sent = time.perf_counter()
             ws.send(json.dumps({"type": "message", "client_message_id": uuid.uuid4().hex, "text": "how big a pdf?"}))
@@ -103,7 +81,7 @@ def _one_chat(api: str, turns: int) -> list[float]:
                 pass
             wait_for(ws, frame["seq"] + 1)  # the answer's first message
             times.append(time.perf_counter() - sent)
-            wait_for(ws, frame["seq"] + len(ANSWER))  # and the rest, before the next turn
+            wait_for(ws, frame["seq"] + len(RASA_ANSWER))  # and the rest, before the next turn
     return times
 
 
@@ -113,7 +91,7 @@ def _floor_turns(rasa: str, turns: int) -> list[float]:
         for _ in range(turns):
             sent = time.perf_counter()
             response = client.post(f"{rasa}/webhooks/rest/webhook", json={"sender": "x", "message": "how big a pdf?"})
-            assert response.json() == ANSWER
+            assert response.json() == RASA_ANSWER
             times.append(time.perf_counter() - sent)
     return times
 
@@ -126,16 +104,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--profile", type=Path, help="Record the API with py-spy (collapsed stacks to this file).")
     args = parser.parse_args(argv)
 
-    rasa_port, api_port = _free_port(), _free_port()
-    fake = uvicorn.Server(
-        uvicorn.Config(
-            Starlette(routes=[Route("/webhooks/rest/webhook", _webhook, methods=["POST"])]),
-            host="127.0.0.1",
-            port=rasa_port,
-            log_level="warning",
-        )
-    )
-    threading.Thread(target=fake.run, daemon=True).start()
+    rasa_port, api_port = free_port(), free_port()
+    fake = serve_rasa_stand_in(rasa_port)
     with tempfile.TemporaryDirectory() as tmp, fresh_database(args.sqlite, Path(tmp)) as database_url:
         env = {
             **os.environ,
@@ -149,16 +119,7 @@ def main(argv: list[str] | None = None) -> None:
         process = subprocess.Popen(argv_api, env=env, cwd=ROOT)
         api = f"http://127.0.0.1:{api_port}"
         try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    if httpx.get(f"{api}/healthz", timeout=2).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise SystemExit("the API did not start")
-                time.sleep(0.2)
+            wait_healthy(api, process, "API")
             api_process = psutil.Process(process.pid)
             spy = None
             if args.profile:

@@ -15,7 +15,6 @@ import os
 import platform
 import re
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -24,16 +23,11 @@ from pathlib import Path
 
 import psutil
 
+from bench.common import free_port
 from stack import paths
 from stack.services import RASA_ENV
 
 RESULTS = paths.ROOT / "bench" / "results"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def full_training_seconds(out_dir: Path) -> float:

@@ -33,7 +33,6 @@ import os
 import platform
 import re
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -49,6 +48,8 @@ from typing import Any
 import httpx
 import psutil
 from fastapi import Request
+
+from bench.common import free_port, wait_healthy
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -138,12 +139,6 @@ def write_body(path: Path, pdf: Path, fields: dict[str, str]) -> int:
     return path.stat().st_size
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def prepare_database(url: str) -> str:
     """Migrate and seed a fresh database; return a session token of the demo supplier."""
     from sqlalchemy import select
@@ -203,16 +198,7 @@ class Server:
             cwd=self.tree,
             env=self.env | {"PYTHONPATH": str(self.tree)},
         )
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{self.base}/healthz", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the {self.name} API did not start")
-            time.sleep(0.2)
+        wait_healthy(self.base, self.process, f"{self.name} API")
 
     def stop(self) -> None:
         if self.process is not None:

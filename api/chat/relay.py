@@ -59,7 +59,7 @@ def _client() -> aiohttp.ClientSession:
     client = _clients.get(loop)
     if client is None or client.closed:
         connector = aiohttp.TCPConnector(limit=100, keepalive_timeout=KEEPALIVE_SECONDS)
-        client = aiohttp.ClientSession(timeout=RASA_TIMEOUT, connector=connector, raise_for_status=False)
+        client = aiohttp.ClientSession(timeout=RASA_TIMEOUT, connector=connector)
         _clients[loop] = client
     return client
 

@@ -338,11 +338,11 @@ def _recent_turns(db: Session, conversation_id: str, client_message_id: str) -> 
     )
 
 
-def _check_rate(recent: list[ChatMessage]) -> None:
-    since = _now() - RATE_WINDOW
-    times = [_aware(m.created_at) for m in recent if m.sender is Sender.user and _aware(m.created_at) > since]
-    if len(times) >= MAX_MESSAGES_PER_MINUTE:
-        wait = max(1, int((times[0] + RATE_WINDOW - _now()).total_seconds()) + 1)
+def _check_rate(recent_turns: list[ChatMessage]) -> None:
+    """`recent_turns`: the user's turns of the last minute, oldest first (from `_recent_turns`, no resend)."""
+    if len(recent_turns) >= MAX_MESSAGES_PER_MINUTE:
+        oldest = _aware(recent_turns[0].created_at)
+        wait = max(1, int((oldest + RATE_WINDOW - _now()).total_seconds()) + 1)
         raise ChatError(
             429,
             "too_many_messages",
