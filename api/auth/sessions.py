@@ -6,7 +6,7 @@ import datetime as dt
 import hashlib
 import secrets
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, Exists, exists, select
 from sqlalchemy.orm import Session, joinedload
 
 from api.auth import clock
@@ -41,6 +41,17 @@ def create_session(*, db: Session, user: User, lifetime: dt.timedelta = SESSION_
 def is_valid(row: UserSession, now: dt.datetime | None = None) -> bool:
     now = now or _now()
     return row.revoked_at is None and _aware(row.expires_at) > now
+
+
+def bound_and_valid(conversation_id: ColumnElement[str] | str, now: dt.datetime | None = None) -> Exists:
+    """SQL for "the conversation is bound to a valid session" (`is_valid` as a clause), to embed in a query:
+    a chat turn reads its conversation and whether its user is signed in with one round trip."""
+    return exists().where(
+        ConversationBinding.conversation_id == conversation_id,
+        UserSession.id == ConversationBinding.session_pk,
+        UserSession.revoked_at.is_(None),
+        UserSession.expires_at > (now or _now()),
+    )
 
 
 def session_for_token(*, db: Session, token: str) -> UserSession | None:

@@ -160,7 +160,17 @@ def authorize(*, db: Session, conversation_id: str, client_token: str | None) ->
 
 def is_signed_in(*, db: Session, conversation_id: str) -> bool:
     """Whether the conversation is bound to a valid session of a signed-in user (the identity API decides)."""
-    return auth_sessions.session_for_conversation(db=db, conversation_id=conversation_id) is not None
+    return bool(db.scalar(select(auth_sessions.bound_and_valid(conversation_id))))
+
+
+def conversation_for_turn(*, db: Session, conversation_id: str) -> tuple[Conversation, bool]:
+    """The conversation and whether its user is signed in, in one query: the first statement of a turn."""
+    row = db.execute(
+        select(Conversation, auth_sessions.bound_and_valid(Conversation.id)).where(Conversation.id == conversation_id)
+    ).one_or_none()
+    if row is None:
+        raise not_found()
+    return row[0], bool(row[1])
 
 
 def conversation_state(*, db: Session, conversation_id: str) -> ConversationPublic:
@@ -504,8 +514,14 @@ class RelayJob:
     client_message_id: str | None
 
 
-def relay_job(*, db: Session, conversation_id: str, message_id: int | None) -> RelayJob | None:
-    """What to send Rasa for a stored turn (or the start of the chat), or None when the bot is not answering."""
+def relay_job(
+    *, db: Session, conversation_id: str, message_id: int | None, signed_in: bool | None = None
+) -> RelayJob | None:
+    """What to send Rasa for a stored turn (or the start of the chat), or None when the bot is not answering.
+
+    `signed_in`: read by the caller in the transaction that stored the turn (`conversation_for_turn`);
+    otherwise it is read here.
+    """
     conversation = db.get(Conversation, conversation_id)
     if conversation is None:
         return None
@@ -515,7 +531,9 @@ def relay_job(*, db: Session, conversation_id: str, message_id: int | None) -> R
             message.relay_state = RelayState.held
             db.commit()
         return None
-    metadata = {"prechat": conversation.prechat, "signed_in": is_signed_in(db=db, conversation_id=conversation_id)}
+    if signed_in is None:
+        signed_in = is_signed_in(db=db, conversation_id=conversation_id)
+    metadata = {"prechat": conversation.prechat, "signed_in": signed_in}
     if message is None:
         return RelayJob(conversation_id, START_TURN, metadata, None, None)
     return RelayJob(

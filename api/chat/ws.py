@@ -156,13 +156,14 @@ class Connection:
 
 
 def _accept(*, db: Any, conversation_id: str, frame: MessageFrame) -> tuple[service.AcceptedTurn, Any]:
-    """The stored turn, and what to relay for it (read in the same worker-thread call)."""
-    conversation = db.get(service.Conversation, conversation_id)
-    if conversation is None:
-        raise service.not_found()
+    """The stored turn, and what to relay for it (read in the same worker-thread call and, but for the
+    insert, in the same statements: see test_a_relayed_turn_and_its_three_message_answer_take_few_...)."""
+    conversation, signed_in = service.conversation_for_turn(db=db, conversation_id=conversation_id)
     accepted = service.accept_user_turn(db=db, conversation=conversation, data=frame, loaded_now=True)
     job = (
-        service.relay_job(db=db, conversation_id=conversation_id, message_id=accepted.message.id)
+        service.relay_job(
+            db=db, conversation_id=conversation_id, message_id=accepted.message.id, signed_in=signed_in
+        )
         if accepted.relay
         else None
     )

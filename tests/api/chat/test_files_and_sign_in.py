@@ -69,6 +69,42 @@ def test_a_signed_in_chat_tells_the_bot_through_metadata_and_signed_in(chat, sup
     assert supplier_session not in str(fake_rasa.received)  # the session token never goes to Rasa
 
 
+def test_over_the_socket_the_bot_learns_of_signing_in_and_of_signing_out(chat, supplier_session, fake_rasa):
+    """The turn's first query also reads the signed-in state: it must follow the binding and the session."""
+    socket = chat.socket()
+    socket.say("where do I upload my bid")
+    socket.messages_until(lambda m: m["sender"] == "bot" and "where do I upload" in m["text"])
+    assert fake_rasa.turns(chat.conversation_id)[-1]["metadata"]["signed_in"] is False
+
+    assert _bind(chat, supplier_session).status_code == 201
+    socket.say("show my uploads")
+    socket.messages_until(lambda m: m["sender"] == "bot" and "show my uploads" in m["text"])
+    assert fake_rasa.turns(chat.conversation_id)[-1]["metadata"]["signed_in"] is True
+
+    signed_out = chat.server.http.post("/api/v1/auth/sign-out", headers={"Authorization": f"Bearer {supplier_session}"})
+    assert signed_out.status_code == 200, signed_out.text
+    socket.say("show my uploads again")
+    socket.messages_until(lambda m: m["sender"] == "bot" and "show my uploads again" in m["text"])
+    assert fake_rasa.turns(chat.conversation_id)[-1]["metadata"]["signed_in"] is False
+    socket.close()
+
+
+def test_a_chat_whose_session_expired_is_no_longer_signed_in(chat, supplier_session, db):
+    import datetime as dt
+
+    from api.auth.models import UserSession
+    from api.auth.sessions import hash_token
+
+    assert _bind(chat, supplier_session).status_code == 201
+    assert chat.server.http.get(chat.path, headers=chat.headers).json()["signed_in"] is True
+    row = db.scalar(select(UserSession).where(UserSession.token_hash == hash_token(supplier_session)))
+    row.expires_at = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=5)
+    db.commit()
+    assert chat.server.http.get(chat.path, headers=chat.headers).json()["signed_in"] is False
+    refused = chat.post(payload="/signed_in")
+    assert refused.status_code == 409 and refused.json()["rule"] == "chat_not_signed_in"
+
+
 def test_a_file_is_staged_once_per_idempotency_key_and_only_its_reference_reaches_the_bot(
     chat, supplier_session, fake_rasa, db
 ):

@@ -275,8 +275,12 @@ def test_a_relayed_turn_and_its_three_message_answer_take_few_database_statement
     def count(conn, cursor, statement, parameters, context, executemany):
         statements.append(statement.split(None, 1)[0].upper())
 
+    def count_begin(conn):
+        statements.append("BEGIN")  # a transaction: a round trip of its own (psycopg sends BEGIN alone)
+
     engine = db.get_bind()
     event.listen(engine, "before_cursor_execute", count)
+    event.listen(engine, "begin", count_begin)
     try:
         frame = MessageCreate(client_message_id=uuid.uuid4().hex, text="How big can my PDF be?")
         accepted, job = _accept(db=db, conversation_id=chat.conversation_id, frame=frame)
@@ -288,11 +292,14 @@ def test_a_relayed_turn_and_its_three_message_answer_take_few_database_statement
         answering = list(statements)
     finally:
         event.remove(engine, "before_cursor_execute", count)
+        event.remove(engine, "begin", count_begin)
         db.close()
 
     assert accepted.relay and job.text == "How big can my PDF be?"
-    assert len(accepting) <= 5, accepting  # the chat, resend and rate check, seq, insert, signed-in
-    assert answering == ["UPDATE", "INSERT", "UPDATE"], answering
+    assert job.metadata["signed_in"] is False
+    # One transaction: the chat with its signed-in state, the resend and rate check, the seq, the insert.
+    assert accepting == ["BEGIN", "SELECT", "SELECT", "UPDATE", "INSERT"], accepting
+    assert answering == ["BEGIN", "UPDATE", "INSERT", "UPDATE"], answering
     first = accepted.message.seq + 1
     assert [m.seq for m in stored] == [first, first + 1, first + 2]
     # What the relay publishes, built after the session closed (as in transport.process_turn).
