@@ -161,9 +161,7 @@ def _accept(*, db: Any, conversation_id: str, frame: MessageFrame) -> tuple[serv
     conversation, signed_in = service.conversation_for_turn(db=db, conversation_id=conversation_id)
     accepted = service.accept_user_turn(db=db, conversation=conversation, data=frame, loaded_now=True)
     job = (
-        service.relay_job(
-            db=db, conversation_id=conversation_id, message_id=accepted.message.id, signed_in=signed_in
-        )
+        service.relay_job(db=db, conversation_id=conversation_id, message_id=accepted.message.id, signed_in=signed_in)
         if accepted.relay
         else None
     )
