@@ -43,14 +43,17 @@ def is_valid(row: UserSession, now: dt.datetime | None = None) -> bool:
     return row.revoked_at is None and _aware(row.expires_at) > now
 
 
-def bound_and_valid(conversation_id: ColumnElement[str] | str, now: dt.datetime | None = None) -> Exists:
+def bound_and_valid(
+    conversation_id: ColumnElement[str] | str, now: ColumnElement[dt.datetime] | dt.datetime | None = None
+) -> Exists:
     """SQL for "the conversation is bound to a valid session" (`is_valid` as a clause), to embed in a query:
-    a chat turn reads its conversation and whether its user is signed in with one round trip."""
+    a chat turn reads its conversation and whether its user is signed in with one round trip. `now` may
+    be a bind parameter, for a statement built once and executed many times."""
     return exists().where(
         ConversationBinding.conversation_id == conversation_id,
         UserSession.id == ConversationBinding.session_pk,
         UserSession.revoked_at.is_(None),
-        UserSession.expires_at > (now or _now()),
+        UserSession.expires_at > (_now() if now is None else now),
     )
 
 

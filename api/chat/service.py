@@ -17,10 +17,11 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Table, func, insert, select, update
+from sqlalchemy import DateTime, Integer, Table, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, make_transient_to_detached
 
+from api.auth import clock as auth_clock
 from api.auth import sessions as auth_sessions
 from api.chat import guard
 from api.chat import prechat as prechat_module
@@ -166,7 +167,7 @@ def is_signed_in(*, db: Session, conversation_id: str) -> bool:
 def conversation_for_turn(*, db: Session, conversation_id: str) -> tuple[Conversation, bool]:
     """The conversation and whether its user is signed in, in one query: the first statement of a turn."""
     row = db.execute(
-        select(Conversation, auth_sessions.bound_and_valid(Conversation.id)).where(Conversation.id == conversation_id)
+        _TURN_CONVERSATION, {"p_conversation_id": conversation_id, "p_now": auth_clock.now()}
     ).one_or_none()
     if row is None:
         raise not_found()
@@ -247,11 +248,7 @@ def append_messages(
         return messages
     now = _now()
     last = db.execute(
-        update(Conversation)
-        .where(Conversation.id == conversation_id)
-        .values(last_seq=Conversation.last_seq + len(messages), updated_at=now)
-        .returning(Conversation.last_seq)
-        .execution_options(synchronize_session=False)
+        _RESERVE_SEQ, {"p_conversation_id": conversation_id, "p_count": len(messages), "p_now": now}
     ).scalar_one()
     first = last - len(messages) + 1
     rows = [
@@ -265,7 +262,7 @@ def append_messages(
     ]
     # executemany with RETURNING: SQLAlchemy sends one INSERT for all the rows ("insertmanyvalues") and,
     # unlike .values(rows), reuses the compiled statement (compiling it was 13 % of a turn's CPU).
-    ids: dict[int, int] = dict(db.execute(_INSERT_MESSAGES, rows).tuples().all())
+    ids: dict[int, int] = {seq: id_ for seq, id_ in db.execute(_INSERT_MESSAGES, rows)}
     for row, message in zip(rows, messages, strict=True):
         for column, value in row.items():  # every column set: none is left to load later
             setattr(message, column, value)
@@ -278,8 +275,42 @@ def append_messages(
     return messages
 
 
+# --- the statements of a turn, built once ----------------------------------------------------------------
+# A turn runs each of these once or twice. Built per call, they cost more CPU than their round trips to
+# PostgreSQL: constructing the expression, its cache key and, for an ORM-enabled UPDATE, the ORM's bulk
+# machinery (bench/results/chat-profile.md). Built once with bind parameters, their cache keys are
+# memoized; the UPDATEs are plain Core statements on the tables (the session's objects are not
+# synchronized: callers do not read `last_seq` or `relay_state` back from them).
+
+_CONVERSATIONS = Conversation.__table__
 _MESSAGES_TABLE = ChatMessage.__table__
-assert isinstance(_MESSAGES_TABLE, Table)
+assert isinstance(_CONVERSATIONS, Table) and isinstance(_MESSAGES_TABLE, Table)
+
+_TURN_CONVERSATION = select(
+    Conversation, auth_sessions.bound_and_valid(Conversation.id, bindparam("p_now", type_=DateTime(timezone=True)))
+).where(Conversation.id == bindparam("p_conversation_id"))
+
+_RECENT_TURNS = (
+    select(ChatMessage)
+    .where(
+        ChatMessage.conversation_id == bindparam("p_conversation_id"),
+        (ChatMessage.client_message_id == bindparam("p_client_message_id"))
+        | ((ChatMessage.sender == Sender.user) & (ChatMessage.created_at > bindparam("p_since"))),
+    )
+    .order_by(ChatMessage.seq)
+)
+
+_RESERVE_SEQ = (
+    update(_CONVERSATIONS)
+    .where(_CONVERSATIONS.c.id == bindparam("p_conversation_id"))
+    .values(last_seq=_CONVERSATIONS.c.last_seq + bindparam("p_count", type_=Integer), updated_at=bindparam("p_now"))
+    .returning(_CONVERSATIONS.c.last_seq)
+)
+
+_SET_RELAY_STATE = (
+    update(_MESSAGES_TABLE).where(_MESSAGES_TABLE.c.id == bindparam("p_id")).values(relay_state=bindparam("p_state"))
+)
+
 _INSERT_MESSAGES = insert(_MESSAGES_TABLE).returning(_MESSAGES_TABLE.c.seq, _MESSAGES_TABLE.c.id)
 _MESSAGE_FIELDS = ("sender", "kind", "text", "data", "client_message_id", "relay_text", "relay_state")
 
@@ -334,18 +365,12 @@ def _claim_retry(db: Session, message: ChatMessage) -> bool:
 
 def _recent_turns(db: Session, conversation_id: str, client_message_id: str) -> list[ChatMessage]:
     """In one query: the message with this client id (a resend), and the user's turns of the last minute."""
-    since = _now() - RATE_WINDOW
-    return list(
-        db.scalars(
-            select(ChatMessage)
-            .where(
-                ChatMessage.conversation_id == conversation_id,
-                (ChatMessage.client_message_id == client_message_id)
-                | ((ChatMessage.sender == Sender.user) & (ChatMessage.created_at > since)),
-            )
-            .order_by(ChatMessage.seq)
-        )
-    )
+    parameters = {
+        "p_conversation_id": conversation_id,
+        "p_client_message_id": client_message_id,
+        "p_since": _now() - RATE_WINDOW,
+    }
+    return list(db.scalars(_RECENT_TURNS, parameters))
 
 
 def _check_rate(recent_turns: list[ChatMessage]) -> None:
@@ -553,12 +578,7 @@ def complete_relay(*, db: Session, job: RelayJob, replies: list[BotReply]) -> li
         commit=False,
     )
     if job.message_id is not None:
-        db.execute(
-            update(ChatMessage)
-            .where(ChatMessage.id == job.message_id)
-            .values(relay_state=RelayState.done)
-            .execution_options(synchronize_session=False)
-        )
+        db.execute(_SET_RELAY_STATE, {"p_id": job.message_id, "p_state": RelayState.done})
     db.commit()
     return stored
 
@@ -566,12 +586,7 @@ def complete_relay(*, db: Session, job: RelayJob, replies: list[BotReply]) -> li
 def fail_relay(*, db: Session, job: RelayJob) -> ChatMessage:
     """Keep the turn (as `failed`, so a resend relays it again) and tell the client to retry."""
     if job.message_id is not None:
-        db.execute(
-            update(ChatMessage)
-            .where(ChatMessage.id == job.message_id)
-            .values(relay_state=RelayState.failed)
-            .execution_options(synchronize_session=False)
-        )
+        db.execute(_SET_RELAY_STATE, {"p_id": job.message_id, "p_state": RelayState.failed})
     data: dict[str, Any] = {"event": "relay_failed", "code": "retry"}
     if job.client_message_id:
         data["retry_client_message_id"] = job.client_message_id
