@@ -8,11 +8,16 @@ client). Reported: p50/p95 time to the first message of the answer on both paths
 (the relay's overhead), and the API's CPU per turn. Turns are sent one after another by one client:
 the figure is the relay's latency on an otherwise idle machine, the quantity the chat benchmark's
 "relay adds at most 10 % to p50" target is about (bench/results/chat-profile.md).
+
+`--baseline REVISION` runs the API of an earlier commit beside the working tree's, each on its own fresh
+database, in rounds of rotating order against the same stand-in: a before/after in one run, as the
+machine's load drifts (both with this tree's uvicorn options, stack.services.API_SERVER_OPTIONS).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import itertools
 import json
 import os
@@ -23,6 +28,8 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +40,7 @@ from websockets.sync.client import connect
 from bench.chat_bench import fresh_database
 from bench.chat_client import PRECHAT
 from bench.common import RASA_ANSWER, free_port, serve_rasa_stand_in, wait_healthy
+from stack.services import API_SERVER_OPTIONS
 
 ROOT = Path(__file__).resolve().parent.parent
 TURNS_PER_CHAT = 15
@@ -96,69 +104,111 @@ def _floor_turns(rasa: str, turns: int) -> list[float]:
     return times
 
 
+@contextmanager
+def _api(label: str, code: Path, database_url: str, rasa_port: int, tmp: Path) -> Iterator[tuple[str, psutil.Process]]:
+    """The API of the tree at `code` (migrated on its own fresh database), as `make run` starts it."""
+    api_port = free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "RASA_PORT": str(rasa_port),
+        "API_PORT": str(api_port),
+        "STORAGE_DIR": str(tmp / f"storage-{label}"),
+        "PYTHONPATH": str(code),
+    }
+    subprocess.run([sys.executable, "-m", "api.manage", "migrate"], env=env, cwd=code, check=True)
+    argv_api = [sys.executable, "-m", "uvicorn", "api.main:app", "--port", str(api_port), "--log-level", "warning"]
+    process = subprocess.Popen([*argv_api, *API_SERVER_OPTIONS], env=env, cwd=code)
+    api = f"http://127.0.0.1:{api_port}"
+    try:
+        wait_healthy(api, process, f"API ({label})")
+        yield api, psutil.Process(process.pid)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+@contextmanager
+def _exported(revision: str, tmp: Path) -> Iterator[Path]:
+    """The files of `revision` (git archive), to run beside the working tree."""
+    target = tmp / f"tree-{revision}"
+    target.mkdir()
+    archive = subprocess.run(["git", "archive", revision], cwd=ROOT, check=True, capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
+    yield target
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.relay_overhead")
     parser.add_argument("--turns", type=int, default=300, help="Turns per path per round.")
-    parser.add_argument("--rounds", type=int, default=3, help="Alternating rounds of the two paths.")
+    parser.add_argument("--rounds", type=int, default=3, help="Alternating rounds of the paths.")
     parser.add_argument("--sqlite", action="store_true", help="Use SQLite, not PostgreSQL.")
+    parser.add_argument(
+        "--baseline", metavar="REVISION", help="Also run the API of this git revision, side by side (before/after)."
+    )
     parser.add_argument("--profile", type=Path, help="Record the API with py-spy (collapsed stacks to this file).")
     args = parser.parse_args(argv)
 
-    rasa_port, api_port = free_port(), free_port()
+    rasa_port = free_port()
     fake = serve_rasa_stand_in(rasa_port)
-    with tempfile.TemporaryDirectory() as tmp, fresh_database(args.sqlite, Path(tmp)) as database_url:
-        env = {
-            **os.environ,
-            "DATABASE_URL": database_url,
-            "RASA_PORT": str(rasa_port),
-            "API_PORT": str(api_port),
-            "STORAGE_DIR": str(Path(tmp) / "storage"),
-        }
-        subprocess.run([sys.executable, "-m", "api.manage", "migrate"], env=env, cwd=ROOT, check=True)
-        argv_api = [sys.executable, "-m", "uvicorn", "api.main:app", "--port", str(api_port), "--log-level", "warning"]
-        process = subprocess.Popen(argv_api, env=env, cwd=ROOT)
-        api = f"http://127.0.0.1:{api_port}"
-        try:
-            wait_healthy(api, process, "API")
-            api_process = psutil.Process(process.pid)
-            spy = None
-            if args.profile:
-                args.profile.parent.mkdir(parents=True, exist_ok=True)
-                py_spy = str(Path(sys.executable).parent / "py-spy")
-                spy_argv = [py_spy, "record", "--pid", str(process.pid), "--format", "raw", "--rate", "500"]
-                spy = subprocess.Popen([*spy_argv, "--output", str(args.profile)], stdout=subprocess.DEVNULL)
-            relay: list[float] = []
-            floor: list[float] = []
-            cpu_per_turn: list[float] = []
+    floor_url = f"http://127.0.0.1:{rasa_port}"
+    labels = ["this tree"] + ([args.baseline] if args.baseline else [])
+    relay: dict[str, list[float]] = {label: [] for label in labels}
+    cpu_per_turn: dict[str, list[float]] = {label: [] for label in labels}
+    floor: list[float] = []
+    with contextlib.ExitStack() as stack:
+        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        apis = {}
+        for index, label in enumerate(labels):
+            code = ROOT if index == 0 else stack.enter_context(_exported(label, tmp))
+            (tmp / f"db-{index}").mkdir()
+            database_url = stack.enter_context(fresh_database(args.sqlite, tmp / f"db-{index}"))
+            apis[label] = stack.enter_context(_api(f"api-{index}", code, database_url, rasa_port, tmp))
+        spy = None
+        if args.profile:
+            args.profile.parent.mkdir(parents=True, exist_ok=True)
+            py_spy = str(Path(sys.executable).parent / "py-spy")
+            pid = str(apis[labels[0]][1].pid)
+            spy_argv = [py_spy, "record", "--pid", pid, "--format", "raw", "--rate", "500"]
+            spy = subprocess.Popen([*spy_argv, "--output", str(args.profile)], stdout=subprocess.DEVNULL)
+        for api, _ in apis.values():
             _relay_turns(api, 20)  # warm up
-            _floor_turns(f"http://127.0.0.1:{rasa_port}", 20)
-            for _ in range(args.rounds):
-                before = sum(api_process.cpu_times()[:2])
-                relay += _relay_turns(api, args.turns)
-                cpu_per_turn.append((sum(api_process.cpu_times()[:2]) - before) / args.turns)
-                floor += _floor_turns(f"http://127.0.0.1:{rasa_port}", args.turns)
-            if spy is not None:
-                spy.send_signal(signal.SIGINT)
-                spy.wait(timeout=60)
-        finally:
-            process.terminate()
-            process.wait(timeout=30)
+        _floor_turns(floor_url, 20)
+        for round_index in range(args.rounds):
+            # The order rotates, so that a change in the machine's load hits every path alike.
+            order = labels[round_index % len(labels) :] + labels[: round_index % len(labels)]
+            for label in order:
+                api, process = apis[label]
+                before = sum(process.cpu_times()[:2])
+                relay[label] += _relay_turns(api, args.turns)
+                cpu_per_turn[label].append((sum(process.cpu_times()[:2]) - before) / args.turns)
+            floor += _floor_turns(floor_url, args.turns)
+        if spy is not None:
+            spy.send_signal(signal.SIGINT)
+            spy.wait(timeout=60)
     fake.should_exit = True
     ms = 1000
-    print("| path | turns | p50 ms | p95 ms |\n|---|---|---|---|")
-    print(
-        f"| relay (API + stand-in Rasa) | {len(relay)} | {ms * statistics.median(relay):.2f} | "
-        f"{ms * _percentile(relay, 0.95):.2f} |"
-    )
+    print("| path | turns | p50 ms | p95 ms | overhead at p50 ms | API CPU per turn ms |\n|---|---|---|---|---|---|")
+    for label in labels:
+        times = relay[label]
+        overhead = statistics.median(times) - statistics.median(floor)
+        cpu = statistics.median(cpu_per_turn[label])
+        print(
+            f"| relay, {label} (API + stand-in Rasa) | {len(times)} | {ms * statistics.median(times):.2f} | "
+            f"{ms * _percentile(times, 0.95):.2f} | {ms * overhead:.2f} | {ms * cpu:.2f} |"
+        )
     print(
         f"| floor (stand-in Rasa alone) | {len(floor)} | {ms * statistics.median(floor):.2f} | "
-        f"{ms * _percentile(floor, 0.95):.2f} |"
+        f"{ms * _percentile(floor, 0.95):.2f} | | |"
     )
-    overhead = statistics.median(relay) - statistics.median(floor)
-    print(
-        f"\nRelay overhead at p50: {ms * overhead:.2f} ms; API CPU per turn: "
-        f"{ms * statistics.median(cpu_per_turn):.2f} ms (median of {args.rounds} rounds)"
-    )
+    print(f"\nAPI CPU per turn: the median of {args.rounds} rounds; chat starts included.")
+    if args.baseline:
+        mine, base = labels
+        ratio = (statistics.median(relay[mine]) - statistics.median(floor)) / (
+            statistics.median(relay[base]) - statistics.median(floor)
+        )
+        cpu = statistics.median(cpu_per_turn[mine]) / statistics.median(cpu_per_turn[base])
+        print(f"This tree / {base}: overhead {ratio:.2f}, API CPU per turn {cpu:.2f}")
 
 
 if __name__ == "__main__":

@@ -52,6 +52,12 @@ def rasa_env(settings: Settings) -> dict[str, str]:
     return RASA_ENV | {"RASA_CACHE_DIRECTORY": str(paths.VAR / "rasa-cache"), "MPLCONFIGDIR": str(paths.VAR / "mpl")}
 
 
+API_SERVER_OPTIONS = ("--no-server-header", "--ws-per-message-deflate", "false")
+"""uvicorn's options for the API, wherever it is started (here, the scaled layout, the relay benchmark).
+No compression of WebSocket frames: chat frames are a few hundred bytes, and compressing them cost the
+relay CPU on every frame (py-spy on `make bench-relay`, bench/results/chat-profile.md)."""
+
+
 def build_services(settings: Settings, endpoints_file: Path) -> list[Service]:
     rasa_bin = paths.RASA_VENV / "bin"
     token = settings.rasa_auth_token or ""
@@ -70,7 +76,7 @@ def build_services(settings: Settings, endpoints_file: Path) -> list[Service]:
                 str(settings.api_port),
                 "--log-level",
                 settings.log_level,
-                "--no-server-header",
+                *API_SERVER_OPTIONS,
             ],
             port=settings.api_port,
             health_url=f"{settings.api_url}/healthz",

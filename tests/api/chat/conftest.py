@@ -91,7 +91,10 @@ class FakeRasa:
 
 
 def _serve(app: Any, port: int) -> tuple[uvicorn.Server, threading.Thread]:
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", ws_per_message_deflate=False
+    )
+    server = uvicorn.Server(config)  # ws_per_message_deflate as in stack.services.API_SERVER_OPTIONS
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 120
