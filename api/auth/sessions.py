@@ -6,7 +6,7 @@ import datetime as dt
 import hashlib
 import secrets
 
-from sqlalchemy import ColumnElement, Exists, exists, select
+from sqlalchemy import ColumnElement, Exists, SQLColumnExpression, exists, select
 from sqlalchemy.orm import Session, joinedload
 
 from api.auth import clock
@@ -44,7 +44,7 @@ def is_valid(row: UserSession, now: dt.datetime | None = None) -> bool:
 
 
 def bound_and_valid(
-    conversation_id: ColumnElement[str] | str, now: ColumnElement[dt.datetime] | dt.datetime | None = None
+    conversation_id: SQLColumnExpression[str] | str, now: ColumnElement[dt.datetime] | dt.datetime | None = None
 ) -> Exists:
     """SQL for "the conversation is bound to a valid session" (`is_valid` as a clause), to embed in a query:
     a chat turn reads its conversation and whether its user is signed in with one round trip. `now` may
