@@ -156,8 +156,8 @@ class Connection:
 
 
 def _accept(*, db: Any, conversation_id: str, frame: MessageFrame) -> tuple[service.AcceptedTurn, Any]:
-    """The stored turn, and what to relay for it (read in the same worker-thread call and, but for the
-    insert, in the same statements: see test_a_relayed_turn_and_its_three_message_answer_take_few_...)."""
+    """The stored turn, and what to relay for it, in one worker-thread call and one transaction (four
+    statements: test_a_relayed_turn_and_its_three_message_answer_take_few_database_statements)."""
     conversation, signed_in = service.conversation_for_turn(db=db, conversation_id=conversation_id)
     accepted = service.accept_user_turn(db=db, conversation=conversation, data=frame, loaded_now=True)
     job = (
