@@ -50,9 +50,9 @@ from bench.chat_client import (
     floor_conversation,
     relay_conversation,
 )
-from bench.common import free_port
 from stack import paths
 from stack.follow import wait_until_ready
+from stack.localhost import free_port
 
 RESULTS = paths.ROOT / "bench" / "results"
 POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"

@@ -39,7 +39,8 @@ from websockets.sync.client import connect
 
 from bench.chat_bench import fresh_database
 from bench.chat_client import PRECHAT
-from bench.common import RASA_ANSWER, free_port, serve_rasa_stand_in, wait_healthy
+from bench.common import RASA_ANSWER, serve_rasa_stand_in
+from stack.localhost import free_port, wait_healthy
 from stack.services import API_SERVER_OPTIONS
 
 ROOT = Path(__file__).resolve().parent.parent

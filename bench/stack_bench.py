@@ -23,8 +23,8 @@ from pathlib import Path
 
 import psutil
 
-from bench.common import free_port
 from stack import paths
+from stack.localhost import free_port
 from stack.services import RASA_ENV
 
 RESULTS = paths.ROOT / "bench" / "results"

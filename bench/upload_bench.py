@@ -49,7 +49,7 @@ import httpx
 import psutil
 from fastapi import Request
 
-from bench.common import free_port, wait_healthy
+from stack.localhost import free_port, wait_healthy
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"

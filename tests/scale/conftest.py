@@ -23,7 +23,8 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from stack.follow import wait_until_ready
-from tests.live_stack import MODEL, ROOT, free_port
+from stack.localhost import free_port
+from tests.live_stack import MODEL, ROOT
 
 pytestmark = pytest.mark.stack
 POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"

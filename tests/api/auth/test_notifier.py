@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from email import message_from_bytes
 from email.message import Message
@@ -11,6 +10,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import func, select
 
+from stack.localhost import free_port
 from tests.api.auth.helpers import bearer, code_in, fresh_db, latest_message
 
 
@@ -25,16 +25,10 @@ class Inbox:
         return "250 Message accepted for delivery"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def smtp_server(settings, monkeypatch) -> Iterator[Inbox]:  # type: ignore[no-untyped-def]
     inbox = Inbox()
-    port = _free_port()
+    port = free_port()
     controller = Controller(inbox, hostname="127.0.0.1", port=port)
     controller.start()
     monkeypatch.setattr(settings, "notifier", "smtp")
@@ -87,7 +81,7 @@ def test_an_smtp_failure_answers_503_and_keeps_no_code(client, make_account, set
     from api.auth.models import OneTimeCode
 
     monkeypatch.setattr(settings, "notifier", "smtp")
-    monkeypatch.setattr(settings, "smtp_port", _free_port())  # nobody listens there
+    monkeypatch.setattr(settings, "smtp_port", free_port())  # nobody listens there
     account = make_account(devices=("email",))
     token = client.post("/api/v1/auth/sign-in", json={"user_id": account.user_id, "password": account.password}).json()[
         "sign_in_token"

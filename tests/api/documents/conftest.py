@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from stack.localhost import free_port, wait_healthy
 from tests.api.documents.pdfs import pdf, write_pdf_of_size
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -141,31 +139,19 @@ def big_pdfs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     }
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="session")
 def live_server(app_env: dict[str, str], demo_data: None) -> Iterator[str]:
     """A real uvicorn server of the API on a free port, on the test database and storage."""
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, **app_env}
     command = [sys.executable, "-m", "uvicorn", "api.main:app", "--host", "127.0.0.1", "--port", str(port)]
     proc = subprocess.Popen([*command, "--log-level", "warning"], cwd=ROOT, env=env)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 180  # generous: a loaded 2-core machine imports slowly
-    while True:
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            raise RuntimeError("the API server did not start")
-        time.sleep(0.1)
+    try:
+        wait_healthy(url, proc, "API server", timeout=180)  # generous: a loaded 2-core machine imports slowly
+    except RuntimeError:
+        proc.kill()
+        raise
     yield url
     proc.terminate()
     try:

@@ -4,11 +4,9 @@ connections, the real database), exactly one wins and the others get a 409 that 
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -17,36 +15,25 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
+from stack.localhost import free_port, wait_healthy
 from tests.api.handoff.conftest import PRECHAT, SERVICE
 
 ROOT = Path(__file__).resolve().parents[3]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def live_api(app_env: dict[str, str], demo_data: None, second_agent: str) -> Iterator[str]:
     """A real uvicorn server on the test database; the center is open at any hour (the test may run at night)."""
-    port = _free_port()
-    env = {**os.environ, **app_env, "CONTACT_CENTER_ALWAYS_OPEN": "true", "RASA_PORT": str(_free_port())}
+    port = free_port()
+    env = {**os.environ, **app_env, "CONTACT_CENTER_ALWAYS_OPEN": "true", "RASA_PORT": str(free_port())}
     command = [sys.executable, "-m", "uvicorn", "api.main:app", "--host", "127.0.0.1", "--port", str(port)]
     proc = subprocess.Popen([*command, "--log-level", "warning"], cwd=ROOT, env=env)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 180  # generous: a loaded 2-core machine imports slowly
-    while True:
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            raise RuntimeError("the API server did not start")
-        time.sleep(0.1)
+    try:
+        wait_healthy(url, proc, "API server", timeout=180)  # generous: a loaded 2-core machine imports slowly
+    except RuntimeError:
+        proc.kill()
+        raise
     yield url
     proc.terminate()
     try:
