@@ -45,7 +45,7 @@ lint:
 	$(PY) -m ruff check api stack bench tests actions bot
 	$(PY) -m ruff format --check api stack bench tests actions bot
 	$(PY) -m mypy api stack
-	$(PY) -m mypy --python-executable .venv-rasa/bin/python --python-version 3.10 actions bot/nlu
+	$(PY) -m mypy --python-executable .venv-rasa/bin/python --python-version 3.10 actions bot/nlu bot/tracker_store.py
 
 validate:
 	$(RASA) data validate --fail-on-warnings --domain domain.yml --data data --config config.yml

@@ -48,6 +48,13 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL of Rasa's tracker store. Default: a SQLite file beside the API database, "
         "or the same PostgreSQL server as the API.",
     )
+    rasa_cached_conversations: int = Field(
+        256,
+        ge=0,
+        le=100_000,
+        description="Conversations whose tracker each Rasa server keeps in memory between turns instead of "
+        "rebuilding it from the tracker store (bot/tracker_store.py); 0 rebuilds it on every message.",
+    )
     lock_store_url: str | None = Field(
         None,
         description="Redis URL for Rasa's lock store (scaled deployments), e.g. redis://127.0.0.1:6379/1. "

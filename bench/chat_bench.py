@@ -120,10 +120,12 @@ class Stack:
                 self.process.kill()
 
 
-def start_stack(database_url: str, storage: Path) -> Stack:
+def start_stack(database_url: str, storage: Path, extra_env: dict[str, str] | None = None) -> Stack:
+    """The `make run` stack on free ports; `extra_env`: settings or environment to change (bench.rasa_variants)."""
     ports = {"API_PORT": free_port(), "RASA_PORT": free_port(), "ACTION_PORT": free_port()}
     env = (
         os.environ
+        | (extra_env or {})
         | {k: str(v) for k, v in ports.items()}
         | {
             "DATABASE_URL": database_url,

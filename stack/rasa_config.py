@@ -10,18 +10,21 @@ from sqlalchemy.engine import make_url
 
 from api.config import Settings
 
+TRACKER_STORE_CLASS = "bot.tracker_store.CachedSQLTrackerStore"
+"""Rasa's SQL tracker store that keeps each conversation's tracker between turns (bot/tracker_store.py)."""
 
-def tracker_store(url: str) -> dict[str, Any]:
-    """Rasa's SQL tracker store configuration for an SQLAlchemy URL."""
+
+def tracker_store(url: str, cached_conversations: int = 256) -> dict[str, Any]:
+    """Rasa's tracker store configuration for an SQLAlchemy URL (SQLite or PostgreSQL)."""
     parsed = make_url(url)
     backend = parsed.get_backend_name()
+    common = {"type": TRACKER_STORE_CLASS, "cached_conversations": cached_conversations}
     if backend == "sqlite":
         db = Path(parsed.database or "rasa-tracker.db").resolve()
         db.parent.mkdir(parents=True, exist_ok=True)
-        return {"type": "SQL", "dialect": "sqlite", "db": str(db)}
+        return common | {"dialect": "sqlite", "db": str(db)}
     if backend == "postgresql":
-        config: dict[str, Any] = {
-            "type": "SQL",
+        config: dict[str, Any] = common | {
             "dialect": "postgresql",  # Rasa's environment brings psycopg2
             "url": parsed.host or "127.0.0.1",
             "port": parsed.port or 5432,
@@ -55,7 +58,7 @@ def lock_store(url: str | None) -> dict[str, Any] | None:
 def endpoints(settings: Settings) -> dict[str, Any]:
     config: dict[str, Any] = {
         "action_endpoint": {"url": f"{settings.action_url}/webhook"},
-        "tracker_store": tracker_store(settings.effective_tracker_store_url()),
+        "tracker_store": tracker_store(settings.effective_tracker_store_url(), settings.rasa_cached_conversations),
     }
     lock = lock_store(settings.lock_store_url)
     if lock:

@@ -85,6 +85,15 @@ def fit(
     return vectorizer, model
 
 
+def answering_order(model: LogisticRegression) -> LogisticRegression:
+    """Store the weights column by column, so that `coef_.T`, which predict_proba multiplies the sparse
+    features with, is C-contiguous: otherwise SciPy copies all of it (65 intents x 21,404 features of
+    float64, 11 MB) on every message. Measured on one message: 1.7-2.1 ms before, 0.06 ms after, the
+    same probabilities (tests/actions/test_encoder.py)."""
+    model.coef_ = np.asfortranarray(model.coef_)
+    return model
+
+
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
 class EncoderIntentClassifier(GraphComponent, IntentClassifier):
     @classmethod
@@ -125,6 +134,8 @@ class EncoderIntentClassifier(GraphComponent, IntentClassifier):
         self._resource = resource
         self.vectorizer: Vectorizer | None = model[0] if model else None
         self.model: LogisticRegression | None = model[1] if model else None
+        if self.model is not None:
+            answering_order(self.model)
 
     @classmethod
     def create(
@@ -160,6 +171,7 @@ class EncoderIntentClassifier(GraphComponent, IntentClassifier):
             [e.get(INTENT) for e in examples],
             self.config,
         )
+        answering_order(self.model)
         self.persist()
         return self._resource
 

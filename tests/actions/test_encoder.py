@@ -128,6 +128,13 @@ def test_the_intent_classifier_learns_saves_and_loads(tmp_path) -> None:
     assert len(ranking) == 3 and ranking[0]["confidence"] >= ranking[1]["confidence"]
     assert abs(sum(r["confidence"] for r in ranking) - 1.0) < 1e-6
 
+    # The weights are kept so that predict_proba multiplies without copying them (bot/nlu/classifier.py
+    # answering_order), after training and after loading, and the answers are those of the trained model.
+    assert trained.model.coef_.T.flags["C_CONTIGUOUS"] and loaded.model.coef_.T.flags["C_CONTIGUOUS"]
+    again = _featurized([("the verification text message is not coming", None), ("is 60 MB too large", None)])
+    trained.process(again)
+    assert [m.get("intent_ranking") for m in again] == [m.get("intent_ranking") for m in asked]
+
 
 def test_loading_the_classifier_keeps_the_servers_log_level() -> None:
     """Importing skops sets the root logger to WARNING by the way (through numpy.distutils): Rasa's INFO

@@ -48,14 +48,16 @@ def test_fingerprint_notices_a_new_data_file(tmp_path):
 def test_tracker_store_follows_the_database():
     sqlite = Settings(database_url="sqlite:////tmp/x/cbp.db")
     assert rasa_config.tracker_store(sqlite.effective_tracker_store_url()) == {
-        "type": "SQL",
+        "type": "bot.tracker_store.CachedSQLTrackerStore",
+        "cached_conversations": 256,
         "dialect": "sqlite",
         "db": "/tmp/x/cbp-rasa-tracker.db",
     }
     pg = Settings(database_url="postgresql+psycopg://postgres@127.0.0.1:5432/test")
-    config = rasa_config.tracker_store(pg.effective_tracker_store_url())
+    config = rasa_config.tracker_store(pg.effective_tracker_store_url(), 0)
     assert config | {} == {
-        "type": "SQL",
+        "type": "bot.tracker_store.CachedSQLTrackerStore",
+        "cached_conversations": 0,
         "dialect": "postgresql",
         "url": "127.0.0.1",
         "port": 5432,

@@ -1,0 +1,137 @@
+"""Two configurations of the Rasa server side by side: the same conversations straight to Rasa's REST
+channel (the floor of bench/chat_bench.py), in alternating rounds, each variant on a stack of its own.
+
+    .venv/bin/python -m bench.rasa_variants --variant "rebuilt each turn:RASA_CACHED_CONVERSATIONS=0" \\
+        --variant "kept between turns:"  [--rounds 6] [--conversations 4] [--level 1] [--think 0]
+
+A variant is `NAME:ENV=VALUE,ENV=VALUE`: settings (api/config.py) or environment given to its stack (the
+Rasa server inherits the environment, so TensorFlow's variables work too). Both stacks run the same trained
+model on fresh PostgreSQL databases; in each round every variant gets the same conversations (the seven
+turns of bench/chat_client.CONVERSATION, with the same pauses when `--think` is set), in an order that
+alternates from round to round, so that a change in the machine's load hits both alike.
+
+Measured per variant: reply latency (p50, p95; all turns, turns without and with a custom action) and the
+Rasa server's CPU time per answered turn. The report goes to bench/results/rasa-variants.md, with the
+ratio of each variant to the first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import os
+import platform
+import tempfile
+import time
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bench.chat_bench import RESULTS, Round, Stack, demo_sessions, figures, fresh_database, run_round, start_stack
+from stack import paths
+
+
+@dataclass
+class Variant:
+    name: str
+    env: dict[str, str]
+    stack: Stack | None = None
+    tokens: list[str] = field(default_factory=list)
+    rounds: list[Round] = field(default_factory=list)
+    rasa_cpu: float = 0.0  # seconds, over the measured rounds
+
+    @classmethod
+    def parse(cls, spec: str) -> Variant:
+        name, _, assignments = spec.partition(":")
+        env = {}
+        for item in filter(None, (a.strip() for a in assignments.split(","))):
+            key, sep, value = item.partition("=")
+            if not sep:
+                raise SystemExit(f"--variant {spec!r}: {item!r} is not ENV=VALUE")
+            env[key.strip()] = value.strip()
+        return cls(name.strip() or "as configured", env)
+
+
+def report(variants: list[Variant], args: argparse.Namespace, started: str) -> str:
+    base = variants[0]
+    load = " / ".join(f"{x:.1f}" for x in os.getloadavg())
+    lines = [
+        f"# Rasa variants side by side — {started}",
+        "",
+        f"Machine: {os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}; load average at "
+        f"the end {load}. Command: `python -m bench.rasa_variants "
+        + " ".join(f'--variant "{v.name}:{",".join(f"{k}={x}" for k, x in v.env.items())}"' for v in variants)
+        + f" --rounds {args.rounds} --conversations {args.conversations} --level {args.level} --think {args.think}`.",
+        "",
+        f"Each variant: its own stack (API, action server, Rasa) on a fresh PostgreSQL database, the same "
+        f"model. {args.rounds} rounds; in each, every variant gets {args.conversations} conversations of "
+        f"{len(variants[0].rounds[0].results) // max(args.conversations, 1) if variants[0].rounds else 7} turns "
+        f"straight to Rasa's REST channel, {args.level} at a time"
+        + (f", with pauses of {args.think} s on average between turns" if args.think else "")
+        + ", in alternating order.",
+        "",
+        "| variant | turns | p50 ms | p95 ms | no action p50 / p95 | action p50 / p95 | Rasa CPU per turn |"
+        " p50 / first | CPU / first |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    base_all = figures(base.rounds, None)
+    base_cpu = base.rasa_cpu / max(base_all.count - base_all.failed, 1)
+    for v in variants:
+        every, plain, action = figures(v.rounds, None), figures(v.rounds, False), figures(v.rounds, True)
+        cpu = v.rasa_cpu / max(every.count - every.failed, 1)
+        lines.append(
+            f"| {v.name} | {every.count} ({every.failed} failed) | {every.p50:.0f} | {every.p95:.0f} | "
+            f"{plain.p50:.0f} / {plain.p95:.0f} | {action.p50:.0f} / {action.p95:.0f} | {cpu * 1000:.1f} ms | "
+            f"{every.p50 / base_all.p50:.2f} | {cpu / base_cpu:.2f} |"
+        )
+    lines += ["", "Settings and environment of each variant:", ""]
+    for v in variants:
+        lines.append(f"- {v.name}: " + (", ".join(f"`{k}={x}`" for k, x in v.env.items()) or "as configured"))
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.rasa_variants")
+    parser.add_argument("--variant", action="append", required=True, help="NAME:ENV=VALUE,... (two or more)")
+    parser.add_argument("--rounds", type=int, default=6)
+    parser.add_argument("--conversations", type=int, default=4, help="Conversations per variant and round.")
+    parser.add_argument("--level", type=int, default=1, help="Conversations at a time.")
+    parser.add_argument("--think", type=float, default=0.0, help="Mean pause between turns (s); 0: none.")
+    parser.add_argument("--output", type=Path, default=RESULTS / "rasa-variants.md")
+    args = parser.parse_args(argv)
+    variants = [Variant.parse(spec) for spec in args.variant]
+    if len(variants) < 2:
+        raise SystemExit("Give two --variant options or more.")
+    if not paths.MODEL_FILE.exists():
+        raise SystemExit("Train first: make train")
+    started = dt.datetime.now().strftime("%Y-%m-%d %H:%M")
+    with tempfile.TemporaryDirectory() as tmp, ExitStack() as stacks:
+        for n, variant in enumerate(variants):
+            database_url = stacks.enter_context(fresh_database(False, Path(tmp)))
+            print(f"Starting the stack of {variant.name!r}...", flush=True)
+            variant.stack = start_stack(database_url, Path(tmp) / f"storage-{n}", variant.env)
+            stacks.callback(variant.stack.stop)
+            variant.tokens = demo_sessions(database_url, args.level)
+            asyncio.run(run_round(variant.stack, "floor", 1, 1, variant.tokens))  # warm-up, not measured
+        time.sleep(3)
+        for number in range(args.rounds):
+            order = variants if number % 2 == 0 else variants[::-1]
+            for variant in order:
+                assert variant.stack is not None
+                before = variant.stack.cpu().get("rasa", 0.0)
+                rnd = asyncio.run(
+                    run_round(variant.stack, "floor", args.level, args.conversations, variant.tokens, args.think)
+                )
+                variant.rasa_cpu += variant.stack.cpu().get("rasa", 0.0) - before
+                variant.rounds.append(rnd)
+                failed = sum(not r.ok for r in rnd.results)
+                print(f"  round {number + 1}, {variant.name}: {len(rnd.results)} turns, {failed} failed", flush=True)
+    text = report(variants, args, started)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
