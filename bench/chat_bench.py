@@ -120,8 +120,11 @@ class Stack:
                 self.process.kill()
 
 
-def start_stack(database_url: str, storage: Path, extra_env: dict[str, str] | None = None) -> Stack:
-    """The `make run` stack on free ports; `extra_env`: settings or environment to change (bench.rasa_variants)."""
+def start_stack(
+    database_url: str, storage: Path, extra_env: dict[str, str] | None = None, root: Path = paths.ROOT
+) -> Stack:
+    """The `make run` stack on free ports. For bench.rasa_variants: `extra_env`, settings or environment to
+    change; `root`, another tree to run (an earlier commit's files, with this tree's environments and model)."""
     ports = {"API_PORT": free_port(), "RASA_PORT": free_port(), "ACTION_PORT": free_port()}
     env = (
         os.environ
@@ -137,7 +140,7 @@ def start_stack(database_url: str, storage: Path, extra_env: dict[str, str] | No
     )
     process = subprocess.Popen(
         [sys.executable, "-m", "stack", "run", "--no-train", "--quiet", "--timeout", "400"],
-        cwd=paths.ROOT,
+        cwd=root,
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

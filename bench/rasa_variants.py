@@ -1,14 +1,17 @@
-"""Two configurations of the Rasa server side by side: the same conversations straight to Rasa's REST
+"""Two configurations of the Rasa server or more, side by side: the same conversations straight to Rasa's REST
 channel (the floor of bench/chat_bench.py), in alternating rounds, each variant on a stack of its own.
 
     .venv/bin/python -m bench.rasa_variants --variant "rebuilt each turn:RASA_CACHED_CONVERSATIONS=0" \\
         --variant "kept between turns:"  [--rounds 6] [--conversations 4] [--level 1] [--think 0]
 
-A variant is `NAME:ENV=VALUE,ENV=VALUE`: settings (api/config.py) or environment given to its stack (the
-Rasa server inherits the environment, so TensorFlow's variables work too). Both stacks run the same trained
-model on fresh PostgreSQL databases; in each round every variant gets the same conversations (the seven
-turns of bench/chat_client.CONVERSATION, with the same pauses when `--think` is set), in an order that
-alternates from round to round, so that a change in the machine's load hits both alike.
+A variant is `NAME[@REVISION]:ENV=VALUE,ENV=VALUE`: settings (api/config.py) or environment given to its
+stack (the Rasa server inherits the environment, so TensorFlow's variables work too); with `@REVISION`, the
+files of that commit (git archive) run instead of the working tree's, with this tree's environments and
+trained model: a before/after of code, e.g. `--variant "before@1320467:" --variant "after:"`.
+All stacks run the same trained model on fresh PostgreSQL databases; in each round every variant gets the
+same conversations (the seven turns of bench/chat_client.CONVERSATION, with the same pauses when `--think`
+is set), in an order that alternates from round to round, so that a change in the machine's load hits all
+alike.
 
 Measured per variant: reply latency (p50, p95; all turns, turns without and with a custom action) and the
 Rasa server's CPU time per answered turn. The report goes to bench/results/rasa-variants.md, with the
@@ -22,6 +25,7 @@ import asyncio
 import datetime as dt
 import os
 import platform
+import subprocess
 import tempfile
 import time
 from contextlib import ExitStack
@@ -36,6 +40,7 @@ from stack import paths
 class Variant:
     name: str
     env: dict[str, str]
+    revision: str | None = None
     stack: Stack | None = None
     tokens: list[str] = field(default_factory=list)
     rounds: list[Round] = field(default_factory=list)
@@ -44,13 +49,33 @@ class Variant:
     @classmethod
     def parse(cls, spec: str) -> Variant:
         name, _, assignments = spec.partition(":")
+        name, _, revision = name.partition("@")
         env = {}
         for item in filter(None, (a.strip() for a in assignments.split(","))):
             key, sep, value = item.partition("=")
             if not sep:
                 raise SystemExit(f"--variant {spec!r}: {item!r} is not ENV=VALUE")
             env[key.strip()] = value.strip()
-        return cls(name.strip() or "as configured", env)
+        return cls(name.strip() or "as configured", env, revision.strip() or None)
+
+    @property
+    def spec(self) -> str:
+        at = f"@{self.revision}" if self.revision else ""
+        return f"{self.name}{at}:" + ",".join(f"{k}={x}" for k, x in self.env.items())
+
+
+def exported(revision: str, tmp: Path) -> Path:
+    """The files of `revision` (git archive) in a folder of `tmp`, sharing this tree's virtual environments
+    and trained model (symbolic links), to be run as a stack of its own."""
+    target = tmp / f"tree-{revision}"
+    target.mkdir()
+    archive = subprocess.run(["git", "archive", revision], cwd=paths.ROOT, check=True, capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
+    for shared in (paths.API_VENV, paths.RASA_VENV, paths.MODELS):
+        link = target / shared.relative_to(paths.ROOT)
+        link.parent.mkdir(parents=True, exist_ok=True)
+        link.symlink_to(shared, target_is_directory=True)
+    return target
 
 
 def report(variants: list[Variant], args: argparse.Namespace, started: str) -> str:
@@ -61,7 +86,7 @@ def report(variants: list[Variant], args: argparse.Namespace, started: str) -> s
         "",
         f"Machine: {os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}; load average at "
         f"the end {load}. Command: `python -m bench.rasa_variants "
-        + " ".join(f'--variant "{v.name}:{",".join(f"{k}={x}" for k, x in v.env.items())}"' for v in variants)
+        + " ".join(f'--variant "{v.spec}"' for v in variants)
         + f" --rounds {args.rounds} --conversations {args.conversations} --level {args.level} --think {args.think}`.",
         "",
         f"Each variant: its own stack (API, action server, Rasa) on a fresh PostgreSQL database, the same "
@@ -87,7 +112,9 @@ def report(variants: list[Variant], args: argparse.Namespace, started: str) -> s
         )
     lines += ["", "Settings and environment of each variant:", ""]
     for v in variants:
-        lines.append(f"- {v.name}: " + (", ".join(f"`{k}={x}`" for k, x in v.env.items()) or "as configured"))
+        tree = f"the files of {v.revision}" if v.revision else "the working tree"
+        settings = ", ".join(f"`{k}={x}`" for k, x in v.env.items()) or "as configured"
+        lines.append(f"- {v.name}: {tree}; {settings}")
     return "\n".join(lines) + "\n"
 
 
@@ -110,7 +137,8 @@ def main(argv: list[str] | None = None) -> None:
         for n, variant in enumerate(variants):
             database_url = stacks.enter_context(fresh_database(False, Path(tmp)))
             print(f"Starting the stack of {variant.name!r}...", flush=True)
-            variant.stack = start_stack(database_url, Path(tmp) / f"storage-{n}", variant.env)
+            root = exported(variant.revision, Path(tmp)) if variant.revision else paths.ROOT
+            variant.stack = start_stack(database_url, Path(tmp) / f"storage-{n}", variant.env, root)
             stacks.callback(variant.stack.stop)
             variant.tokens = demo_sessions(database_url, args.level)
             asyncio.run(run_round(variant.stack, "floor", 1, 1, variant.tokens))  # warm-up, not measured

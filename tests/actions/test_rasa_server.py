@@ -58,6 +58,7 @@ def test_installing_twice_keeps_rasas_own_method_underneath() -> None:
     second = rasa_server.install()
     assert first is second
     assert first.__qualname__ == "RemoteAction._validate_action_result"
+    assert rasa_server.install_fast_predict() is rasa_server.install_fast_predict()
 
 
 def _probe(way: str) -> dict:
@@ -79,7 +80,11 @@ def _probe(way: str) -> dict:
 def test_the_model_loaded_the_fast_way_understands_and_answers_exactly_as_rasas_way() -> None:
     rasa_way, fast_way = _probe("rasa"), _probe("fast")
     assert fast_way["parses"] == rasa_way["parses"]  # DIET: intents, confidences, entities
-    assert fast_way["actions"] == rasa_way["actions"]  # TED and the rules: every action of the conversation
+    # TED and the rules: every action of the conversation, its policy and its confidence
+    assert fast_way["actions"] == rasa_way["actions"]
     assert fast_way["replies"] == rasa_way["replies"]
+    # The fast way's predictions after the first went to the concrete function: one DIET call per message
+    # at least, and TED's.
+    assert rasa_way["concrete"] == 0 and fast_way["concrete"] > len(fast_way["parses"])
     assert "own way" not in fast_way["log"]  # no model fell back to Rasa's way of loading
     print(f"model loaded in {rasa_way['seconds']:.1f} s Rasa's way, {fast_way['seconds']:.1f} s the fast way")
