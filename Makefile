@@ -9,7 +9,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 export RASA_CACHE_DIRECTORY := $(CURDIR)/var/rasa-cache
 export MPLCONFIGDIR := $(CURDIR)/var/mpl
 
-.PHONY: run run-scaled test setup setup-test train lint validate pytest pytest-actions bench bench-stack bench-chat bench-chat-paced bench-relay nlu-heldout nlu-crossval clean help
+.PHONY: run run-scaled test setup setup-test train lint validate pytest pytest-actions bench bench-stack bench-chat bench-chat-paced bench-rasa bench-relay nlu-heldout nlu-crossval clean help
 
 help:
 	@echo "make run    - set up and start the API, the action server and Rasa (Ctrl-C stops them)"
@@ -20,6 +20,7 @@ help:
 	@echo "make nlu-crossval - 5-fold cross-validation of data/nlu (20 to 50 minutes); report in docs/nlu/"
 	@echo "make bench-chat - chat latency through the transport vs straight to Rasa (bench/results/chat.md)"
 	@echo "make bench-chat-paced - the same with 3 s of think time between turns (bench/results/chat-paced.md)"
+	@echo "make bench-rasa - Rasa's latency and CPU per turn, two configurations side by side (bench/rasa_variants.py)"
 	@echo "make bench-relay - the relay's own latency and CPU per turn, Rasa left out (bench/relay_overhead.py)"
 	@echo "make run-scaled - nginx, two API workers, two Rasa servers on PostgreSQL and Redis (docs/scale-out.md)"
 
@@ -79,6 +80,11 @@ bench-chat: setup
 # The same with suppliers pausing between turns (mean 3 s): the load real suppliers make (chat-paced.md).
 bench-chat-paced: setup
 	$(PY) -m bench.chat_bench --think 3
+
+# Rasa configurations side by side, straight to Rasa (bench/rasa_variants.py; bench/results/rasa-variants.md).
+# Other variants, or an earlier commit's code: .venv/bin/python -m bench.rasa_variants --variant "before@REV:" --variant "after:"
+bench-rasa: setup
+	$(PY) -m bench.rasa_variants --variant "tracker rebuilt each turn:RASA_CACHED_CONVERSATIONS=0" --variant "as configured:"
 
 # The relay's own cost per turn, against a stand-in for Rasa that answers at once (bench/relay_overhead.py).
 bench-relay: setup

@@ -217,6 +217,10 @@ async def run_round(
     results: list[TurnResult] = []
 
     async def worker(supplier: Supplier) -> None:
+        if think > 0:
+            # Suppliers do not all press Enter in the same instant: each arrives at its own moment of the first
+            # `think` seconds (seeded: the same moment on both paths).
+            await asyncio.sleep(random.Random(10_000 + supplier.index).uniform(0, think))
         while True:
             try:
                 queue.get_nowait()
@@ -336,7 +340,9 @@ def report(
                 table[(level, path, action)] = figures(chosen, action)
     image = outputs(think)[1]
     pacing = (
-        f"Each supplier pauses between turns (reading, typing): exponential, mean {think:g} s."
+        f"Each supplier pauses between turns (reading, typing): exponential, mean {think:g} s; the suppliers "
+        f"arrive spread evenly over the first {think:g} s, not all in the same instant; each supplier has two "
+        "conversations in a row per round (four at 1 concurrent), so every percentile rests on twice the turns."
         if think > 0
         else "Closed loop, no think time."
     )
@@ -406,7 +412,9 @@ async def run_levels(
 ) -> list[Round]:
     rounds: list[Round] = []
     for level in levels:
-        conversations = max(level, 4)
+        # Paced runs: two conversations per supplier, so that the p95 of the action turns at 10 rests on 80 turns
+        # per path rather than 40.
+        conversations = max(2 * level, 4) if think > 0 else max(level, 4)
         for path in ("relay", "floor", "floor", "relay"):
             print(f"  {level} concurrent, {path}: {conversations} conversations...", flush=True)
             cpu_before = stack.cpu()

@@ -391,7 +391,8 @@ def concurrent_uploads(server: Server, bodies: list[Path], pdfs: list[Path], tok
 
     engine = create_engine(server.env["DATABASE_URL"])
     with engine.connect() as conn:
-        keys = dict(conn.execute(text("SELECT confirmation_number, storage_key FROM document_uploads")).tuples().all())
+        rows = conn.execute(text("SELECT confirmation_number, storage_key FROM document_uploads")).all()
+        keys = {number: key for number, key in rows}
     engine.dispose()
     files_ok = sum(
         1
