@@ -81,6 +81,15 @@ def started(sender_id: str, bot_domain: Domain) -> DialogueStateTracker:
     return tracker
 
 
+def saved(into: SQLTrackerStore, sender_id: str, bot_domain: Domain, *said: str) -> DialogueStateTracker:
+    """A conversation's first turn (`said`: text, intent, answer; a greeting by default), saved in `into`."""
+    text, intent, answer = said or ("hi", "greet", "Hello.")
+    tracker = started(sender_id, bot_domain)
+    turn(tracker, text, intent, answer)
+    run(into.save(tracker))
+    return tracker
+
+
 def stored_events(tracker: DialogueStateTracker) -> list[dict]:
     return [event.as_dict() for event in tracker.events]
 
@@ -96,9 +105,7 @@ def rebuilt(bot_domain: Domain, database: dict[str, object], sender_id: str) -> 
 
 def test_the_next_message_gets_the_saved_tracker_and_it_matches_the_database(bot_domain, database):
     one = store(bot_domain, database)
-    tracker = started("c1", bot_domain)
-    turn(tracker, "how do I upload", "ask_upload", "Use the Upload button.")
-    run(one.save(tracker))
+    tracker = saved(one, "c1", bot_domain, "how do I upload", "ask_upload", "Use the Upload button.")
 
     again = run(one.retrieve("c1"))
 
@@ -138,9 +145,7 @@ def test_it_stores_the_rows_rasas_own_store_writes(bot_domain, database):
 
 def test_a_turn_answered_by_another_server_is_not_missed(bot_domain, database):
     first, second = store(bot_domain, database), store(bot_domain, database)
-    tracker = started("c2", bot_domain)
-    turn(tracker, "hi", "greet", "Hello.")
-    run(first.save(tracker))  # the first server keeps it
+    tracker = saved(first, "c2", bot_domain)  # the first server keeps it
 
     elsewhere = run(second.retrieve("c2"))  # the next message goes to the second server
     turn(elsewhere, "bidder 12345", "inform", "Thanks.")
@@ -158,9 +163,7 @@ def test_a_turn_answered_by_another_server_is_not_missed(bot_domain, database):
 
 def test_a_kept_tracker_is_handed_out_once(bot_domain, database):
     one = store(bot_domain, database)
-    tracker = started("c3", bot_domain)
-    turn(tracker, "hours?", "ask_hours", "9 to 5:30 Eastern.")
-    run(one.save(tracker))
+    tracker = saved(one, "c3", bot_domain, "hours?", "ask_hours", "9 to 5:30 Eastern.")
 
     first, second = run(one.retrieve("c3")), run(one.retrieve("c3"))
 
@@ -170,9 +173,7 @@ def test_a_kept_tracker_is_handed_out_once(bot_domain, database):
 
 def test_a_session_begun_during_the_turn_is_rebuilt_with_that_session_only(bot_domain, database):
     one = store(bot_domain, database)
-    tracker = started("c4", bot_domain)
-    turn(tracker, "hi", "greet", "Hello.")
-    run(one.save(tracker))
+    tracker = saved(one, "c4", bot_domain)
     tracker = run(one.retrieve("c4"))
     new_session(tracker)  # the supplier came back after the session expired
     turn(tracker, "thanks", "thank", "You're welcome.")
@@ -187,11 +188,7 @@ def test_a_session_begun_during_the_turn_is_rebuilt_with_that_session_only(bot_d
 
 def test_the_least_recently_used_conversations_leave_the_cache(bot_domain, database):
     one = store(bot_domain, database, cached_conversations=2)
-    trackers = {}
-    for sender in ("a", "b", "c"):
-        trackers[sender] = started(sender, bot_domain)
-        turn(trackers[sender], "hi", "greet", "Hello.")
-        run(one.save(trackers[sender]))
+    trackers = {sender: saved(one, sender, bot_domain) for sender in ("a", "b", "c")}
 
     assert run(one.retrieve("a")) is not trackers["a"]
     assert run(one.retrieve("b")) is trackers["b"]
@@ -200,9 +197,7 @@ def test_the_least_recently_used_conversations_leave_the_cache(bot_domain, datab
 
 def test_zero_cached_conversations_rebuilds_every_time(bot_domain, database):
     one = store(bot_domain, database, cached_conversations=0)
-    tracker = started("c5", bot_domain)
-    turn(tracker, "hi", "greet", "Hello.")
-    run(one.save(tracker))
+    tracker = saved(one, "c5", bot_domain)
 
     again = run(one.retrieve("c5"))
 
