@@ -1,15 +1,32 @@
-"""What the benchmarks share besides stack.localhost (a free port, waiting for a server): a stand-in for Rasa."""
+"""What the benchmarks share besides stack.localhost (a free port, waiting for a server): an earlier commit's
+files, to run beside the working tree, and a stand-in for Rasa."""
 
 from __future__ import annotations
 
+import io
+import subprocess
+import tarfile
 import threading
 import time
+from pathlib import Path
 
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
+
+
+def export_revision(revision: str, target: Path, *only: str) -> Path:
+    """The files of git `revision` (all, or only the paths `only`) unpacked into the new folder `target`."""
+    from stack import paths
+
+    archive = subprocess.run(["git", "archive", revision, *only], cwd=paths.ROOT, check=True, capture_output=True)
+    target.mkdir(parents=True)
+    with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
+        tar.extractall(target, filter="data")
+    return target
+
 
 RASA_ANSWER = [
     {"text": "One file can be up to 50 MB."},

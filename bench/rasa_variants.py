@@ -25,7 +25,6 @@ import asyncio
 import datetime as dt
 import os
 import platform
-import subprocess
 import tempfile
 import time
 from contextlib import ExitStack
@@ -33,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.chat_bench import RESULTS, Round, Stack, demo_sessions, figures, fresh_database, run_round, start_stack
+from bench.common import export_revision
 from stack import paths
 
 
@@ -67,10 +67,7 @@ class Variant:
 def exported(revision: str, tmp: Path) -> Path:
     """The files of `revision` (git archive) in a folder of `tmp`, sharing this tree's virtual environments
     and trained model (symbolic links), to be run as a stack of its own."""
-    target = tmp / f"tree-{revision}"
-    target.mkdir()
-    archive = subprocess.run(["git", "archive", revision], cwd=paths.ROOT, check=True, capture_output=True).stdout
-    subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
+    target = export_revision(revision, tmp / f"tree-{revision}")
     for shared in (paths.API_VENV, paths.RASA_VENV, paths.MODELS):
         link = target / shared.relative_to(paths.ROOT)
         link.parent.mkdir(parents=True, exist_ok=True)

@@ -39,7 +39,7 @@ from websockets.sync.client import connect
 
 from bench.chat_bench import fresh_database
 from bench.chat_client import PRECHAT
-from bench.common import RASA_ANSWER, serve_rasa_stand_in
+from bench.common import RASA_ANSWER, export_revision, serve_rasa_stand_in
 from stack.localhost import free_port, wait_healthy
 from stack.services import API_SERVER_OPTIONS
 
@@ -132,11 +132,7 @@ def _api(label: str, code: Path, database_url: str, rasa_port: int, tmp: Path) -
 @contextmanager
 def _exported(revision: str, tmp: Path) -> Iterator[Path]:
     """The files of `revision` (git archive), to run beside the working tree."""
-    target = tmp / f"tree-{revision}"
-    target.mkdir()
-    archive = subprocess.run(["git", "archive", revision], cwd=ROOT, check=True, capture_output=True).stdout
-    subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
-    yield target
+    yield export_revision(revision, tmp / f"tree-{revision}")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -36,7 +36,6 @@ import signal
 import statistics
 import subprocess
 import sys
-import tarfile
 import tempfile
 import threading
 import time
@@ -49,6 +48,7 @@ import httpx
 import psutil
 from fastapi import Request
 
+from bench.common import export_revision
 from stack.localhost import free_port, wait_healthy
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -166,10 +166,7 @@ def unpack_revision(rev: str, target: Path) -> str:
     commit = subprocess.run(
         ["git", "rev-parse", "--short", f"{rev}^{{commit}}"], cwd=ROOT, check=True, capture_output=True, text=True
     ).stdout.strip()
-    archive = subprocess.run(["git", "archive", commit, "api", "bot"], cwd=ROOT, check=True, capture_output=True)
-    target.mkdir(parents=True)
-    with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
-        tar.extractall(target, filter="data")
+    export_revision(commit, target, "api", "bot")
     (target / "bench").mkdir()
     for name in ("__init__.py", "upload_bench.py"):  # the same discard route on both servers
         (target / "bench" / name).write_bytes((ROOT / "bench" / name).read_bytes())

@@ -14,7 +14,7 @@ TRACKER_STORE_CLASS = "bot.tracker_store.CachedSQLTrackerStore"
 """Rasa's SQL tracker store that keeps each conversation's tracker between turns (bot/tracker_store.py)."""
 
 
-def tracker_store(url: str, cached_conversations: int = 256) -> dict[str, Any]:
+def tracker_store(url: str, cached_conversations: int) -> dict[str, Any]:
     """Rasa's tracker store configuration for an SQLAlchemy URL (SQLite or PostgreSQL)."""
     parsed = make_url(url)
     backend = parsed.get_backend_name()

@@ -47,7 +47,7 @@ def test_fingerprint_notices_a_new_data_file(tmp_path):
 
 def test_tracker_store_follows_the_database():
     sqlite = Settings(database_url="sqlite:////tmp/x/cbp.db")
-    assert rasa_config.tracker_store(sqlite.effective_tracker_store_url()) == {
+    assert rasa_config.tracker_store(sqlite.effective_tracker_store_url(), sqlite.rasa_cached_conversations) == {
         "type": "bot.tracker_store.CachedSQLTrackerStore",
         "cached_conversations": 256,
         "dialect": "sqlite",
