@@ -27,15 +27,9 @@ from typing import Any
 import httpx
 from websockets.asyncio.client import ClientConnection, connect
 
-PRECHAT = {
-    "first_name": "Dana",
-    "last_name": "Supplier",
-    "email": "dana@acme-home-medical.example",
-    "phone": "(202) 555-0143",
-    "organization": "Acme Home Medical LLC",
-    "bidder_number": "12345",
-    "topic": "uploading_documents",
-}
+from api.chat.schemas import EXAMPLE_PRECHAT
+
+PRECHAT = EXAMPLE_PRECHAT
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,5 @@
-"""Servers started on this machine by the benchmarks and the tests: a free port, and waiting for one to be
-healthy. (The stack itself waits for its services with `Supervisor.wait_healthy`.)"""
+"""Servers on this machine for the benchmarks and the tests: a free port, waiting for one to be healthy, and
+the local PostgreSQL server. (The stack itself waits for its services with `Supervisor.wait_healthy`.)"""
 
 from __future__ import annotations
 
@@ -8,6 +8,10 @@ import subprocess
 import time
 
 import httpx
+
+LOCAL_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+"""The PostgreSQL server of a development machine (trust authentication), where the tests and benchmarks that
+need PostgreSQL create databases of their own unless DATABASE_URL names another server."""
 
 
 def free_port() -> int:

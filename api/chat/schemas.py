@@ -39,12 +39,24 @@ Payload = Annotated[
 # --- conversations --------------------------------------------------------------------------------
 
 
+EXAMPLE_PRECHAT: dict[str, str] = {
+    "first_name": "Dana",
+    "last_name": "Supplier",
+    "email": "dana@acme-home-medical.example",
+    "phone": "(202) 555-0143",
+    "organization": "Acme Home Medical LLC",
+    "bidder_number": "12345",
+    "topic": "uploading_documents",
+}
+"""Valid pre-chat answers: the example of the API's documentation, and the supplier of the tests and benchmarks."""
+
+
 class ConversationCreate(BaseModel):
     """Starting a chat: the pre-chat answers, checked against `bot/widget/prechat.json`."""
 
     prechat: Annotated[
         dict[Annotated[str, StringConstraints(max_length=40)], Annotated[str, Field(max_length=1_000)] | None],
-        Field(max_length=30),
+        Field(max_length=30, examples=[EXAMPLE_PRECHAT]),
     ]
 
 

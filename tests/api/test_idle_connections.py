@@ -14,10 +14,11 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from api import database
+from stack.localhost import LOCAL_POSTGRES
 
 POSTGRES = os.environ.get("DATABASE_URL", "")
 if not POSTGRES.startswith("postgresql"):
-    POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+    POSTGRES = LOCAL_POSTGRES
 
 
 def _terminate(backend_pid: int) -> None:

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from stack.localhost import LOCAL_POSTGRES
 from stack.scaled import Layout, nginx_binary, nginx_config
 from tests.live_stack import ROOT
 
@@ -31,9 +32,7 @@ def test_scaled_layout_refuses_sqlite_with_the_fix(tmp_path):
 
 
 def test_scaled_layout_needs_a_shared_lock_store(tmp_path):
-    result = run_scaled(
-        tmp_path, DATABASE_URL="postgresql+psycopg://postgres@127.0.0.1:5432/postgres", LOCK_STORE_URL=""
-    )
+    result = run_scaled(tmp_path, DATABASE_URL=LOCAL_POSTGRES, LOCK_STORE_URL="")
     assert result.returncode == 2
     assert "shared lock store: set LOCK_STORE_URL" in result.stderr
 

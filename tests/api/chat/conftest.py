@@ -25,17 +25,10 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from websockets.sync.client import ClientConnection, connect
 
+from api.chat.schemas import EXAMPLE_PRECHAT
 from stack.localhost import free_port
 
-PRECHAT = {
-    "first_name": "Dana",
-    "last_name": "Supplier",
-    "email": "dana@acme-home-medical.example",
-    "phone": "(202) 555-0143",
-    "organization": "Acme Home Medical LLC",
-    "bidder_number": "12345",
-    "topic": "uploading_documents",
-}
+PRECHAT = EXAMPLE_PRECHAT
 GREETING = [
     {
         "text": "Hello! I'm the Chat Now assistant. How can I help you today?",

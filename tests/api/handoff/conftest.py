@@ -13,16 +13,10 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from api.chat.schemas import EXAMPLE_PRECHAT
+
 SERVICE = {"Authorization": "Bearer test-service-token"}  # set by tests/conftest.py
-PRECHAT = {
-    "first_name": "Dana",
-    "last_name": "Supplier",
-    "email": "dana@acme-home-medical.example",
-    "phone": "(202) 555-0143",
-    "organization": "Acme Home Medical LLC",
-    "bidder_number": "12345",
-    "topic": "uploading_documents",
-}
+PRECHAT = EXAMPLE_PRECHAT
 OPEN = dt.datetime(2026, 11, 18, 15, 0, tzinfo=dt.UTC)  # Wednesday 10:00 a.m. Eastern (EST)
 CLOSED = dt.datetime(2026, 11, 21, 17, 0, tzinfo=dt.UTC)  # Saturday noon Eastern
 
