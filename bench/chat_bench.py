@@ -52,10 +52,10 @@ from bench.chat_client import (
 )
 from stack import paths
 from stack.follow import wait_until_ready
-from stack.localhost import LOCAL_POSTGRES, free_port
+from stack.localhost import LOCAL_POSTGRES as POSTGRES
+from stack.localhost import free_port
 
 RESULTS = paths.ROOT / "bench" / "results"
-POSTGRES = LOCAL_POSTGRES
 TARGET_RATIO = 1.10
 TARGET_ACTION_P95_MS = 300.0
 

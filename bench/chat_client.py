@@ -27,9 +27,7 @@ from typing import Any
 import httpx
 from websockets.asyncio.client import ClientConnection, connect
 
-from api.chat.schemas import EXAMPLE_PRECHAT
-
-PRECHAT = EXAMPLE_PRECHAT
+from api.chat.schemas import EXAMPLE_PRECHAT as PRECHAT
 
 
 @dataclass(frozen=True)

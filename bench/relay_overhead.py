@@ -129,12 +129,6 @@ def _api(label: str, code: Path, database_url: str, rasa_port: int, tmp: Path) -
         process.wait(timeout=30)
 
 
-@contextmanager
-def _exported(revision: str, tmp: Path) -> Iterator[Path]:
-    """The files of `revision` (git archive), to run beside the working tree."""
-    yield export_revision(revision, tmp / f"tree-{revision}")
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.relay_overhead")
     parser.add_argument("--turns", type=int, default=300, help="Turns per path per round.")
@@ -157,7 +151,7 @@ def main(argv: list[str] | None = None) -> None:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory()))
         apis = {}
         for index, label in enumerate(labels):
-            code = ROOT if index == 0 else stack.enter_context(_exported(label, tmp))
+            code = ROOT if index == 0 else export_revision(label, tmp / f"tree-{label}")
             (tmp / f"db-{index}").mkdir()
             database_url = stack.enter_context(fresh_database(args.sqlite, tmp / f"db-{index}"))
             apis[label] = stack.enter_context(_api(f"api-{index}", code, database_url, rasa_port, tmp))

@@ -23,11 +23,11 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from stack.follow import wait_until_ready
-from stack.localhost import LOCAL_POSTGRES, free_port
+from stack.localhost import LOCAL_POSTGRES as POSTGRES
+from stack.localhost import free_port
 from tests.live_stack import MODEL, ROOT
 
 pytestmark = pytest.mark.stack
-POSTGRES = LOCAL_POSTGRES
 
 
 @dataclass

@@ -25,10 +25,9 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from websockets.sync.client import ClientConnection, connect
 
-from api.chat.schemas import EXAMPLE_PRECHAT
+from api.chat.schemas import EXAMPLE_PRECHAT as PRECHAT
 from stack.localhost import free_port
 
-PRECHAT = EXAMPLE_PRECHAT
 GREETING = [
     {
         "text": "Hello! I'm the Chat Now assistant. How can I help you today?",

@@ -13,10 +13,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from api.chat.schemas import EXAMPLE_PRECHAT
+from api.chat.schemas import EXAMPLE_PRECHAT as PRECHAT
 
 SERVICE = {"Authorization": "Bearer test-service-token"}  # set by tests/conftest.py
-PRECHAT = EXAMPLE_PRECHAT
 OPEN = dt.datetime(2026, 11, 18, 15, 0, tzinfo=dt.UTC)  # Wednesday 10:00 a.m. Eastern (EST)
 CLOSED = dt.datetime(2026, 11, 21, 17, 0, tzinfo=dt.UTC)  # Saturday noon Eastern
 
