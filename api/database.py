@@ -148,11 +148,32 @@ async def get_db() -> AsyncIterator[Session]:
             session.close()
 
 
-async def in_db(fn: Callable[..., T], /, **kwargs: Any) -> T:
-    """Run a keyword-only function `fn(db=..., **kwargs)` in a worker thread with a short session of its own."""
+def get_autocommit_sessionmaker() -> sessionmaker[Session]:
+    """Sessions whose statements each commit on their own on PostgreSQL (on SQLite: ordinary sessions).
+
+    For work whose every write is a single statement there (a chat turn's: `append_messages`): psycopg
+    sends BEGIN in a round trip of its own, and COMMIT is another, two of the five round trips of storing
+    the bot's answer.
+    """
+    return _autocommit_sessionmaker(get_engine())
+
+
+@lru_cache(maxsize=4)
+def _autocommit_sessionmaker(engine: Engine) -> sessionmaker[Session]:
+    if engine.dialect.name == "postgresql":
+        return sessionmaker(bind=engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False)
+    return get_sessionmaker()
+
+
+async def in_db(fn: Callable[..., T], /, *, autocommit: bool = False, **kwargs: Any) -> T:
+    """Run a keyword-only function `fn(db=..., **kwargs)` in a worker thread with a short session of its own.
+
+    `autocommit`: the session of `get_autocommit_sessionmaker`, for functions written for it.
+    """
+    sessions = get_autocommit_sessionmaker() if autocommit else get_sessionmaker()
 
     def _call() -> T:
-        with get_sessionmaker()() as db:
+        with sessions() as db:
             return fn(db=db, **kwargs)
 
     async with connection_slot():

@@ -17,7 +17,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import DateTime, Integer, Table, bindparam, func, insert, select, update
+from sqlalchemy import DateTime, Integer, Table, bindparam, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, make_transient_to_detached
 
@@ -164,14 +164,23 @@ def is_signed_in(*, db: Session, conversation_id: str) -> bool:
     return bool(db.scalar(select(auth_sessions.bound_and_valid(conversation_id))))
 
 
-def conversation_for_turn(*, db: Session, conversation_id: str) -> tuple[Conversation, bool]:
-    """The conversation and whether its user is signed in, in one query: the first statement of a turn."""
-    row = db.execute(
-        _TURN_CONVERSATION, {"p_conversation_id": conversation_id, "p_now": auth_clock.now()}
-    ).one_or_none()
-    if row is None:
+def turn_context(
+    *, db: Session, conversation_id: str, client_message_id: str
+) -> tuple[Conversation, bool, list[ChatMessage]]:
+    """The first statement of a turn, one round trip: the conversation, whether its user is signed in, and
+    `_recent_turns` (the message with this client id, and the user's turns of the last minute)."""
+    rows = db.execute(
+        _TURN_CONTEXT,
+        {
+            "p_conversation_id": conversation_id,
+            "p_client_message_id": client_message_id,
+            "p_since": _now() - RATE_WINDOW,
+            "p_now": auth_clock.now(),
+        },
+    ).all()
+    if not rows:
         raise not_found()
-    return row[0], bool(row[1])
+    return rows[0][0], bool(rows[0][1]), [row[2] for row in rows if row[2] is not None]
 
 
 def conversation_state(*, db: Session, conversation_id: str) -> ConversationPublic:
@@ -237,36 +246,52 @@ def append_message(
 
 
 def append_messages(
-    *, db: Session, conversation_id: str, messages: list[ChatMessage], commit: bool = True
+    *,
+    db: Session,
+    conversation_id: str,
+    messages: list[ChatMessage],
+    commit: bool = True,
+    answered_turn_id: int | None = None,
 ) -> list[ChatMessage]:
     """Store new messages with the conversation's next sequence numbers, in the order given.
 
+    `answered_turn_id`: a user turn these messages answer, marked `done` with them.
+
     One UPDATE reserves the numbers for all of them (its row lock serializes writers until the commit)
-    and one INSERT stores them: a bot answer of three messages costs two statements, not six.
+    and one INSERT stores them: a bot answer of three messages costs two statements, not six. On
+    PostgreSQL the two (and the turn's mark) are one statement, atomic on its own: one round trip, and
+    callers may run it outside a transaction (`in_db(..., autocommit=True)`), which saves the BEGIN and
+    COMMIT round trips as well.
     """
     if not messages:
+        if answered_turn_id is not None:  # Rasa answered with silence: the turn is answered all the same
+            db.execute(_SET_RELAY_STATE, {"p_id": answered_turn_id, "p_state": RelayState.done})
+        if commit:
+            db.commit()
         return messages
     now = _now()
-    last = db.execute(
-        _RESERVE_SEQ, {"p_conversation_id": conversation_id, "p_count": len(messages), "p_now": now}
-    ).scalar_one()
-    first = last - len(messages) + 1
     rows = [
-        {
-            "conversation_id": conversation_id,
-            "seq": first + offset,
-            "created_at": now,
-            **{column: getattr(message, column) for column in _MESSAGE_FIELDS},
-        }
-        for offset, message in enumerate(messages)
+        {"conversation_id": conversation_id, "created_at": now, **{c: getattr(m, c) for c in _MESSAGE_FIELDS}}
+        for m in messages
     ]
-    # executemany with RETURNING: SQLAlchemy sends one INSERT for all the rows ("insertmanyvalues") and,
-    # unlike .values(rows), reuses the compiled statement (compiling it was 13 % of a turn's CPU).
-    ids: dict[int, int] = {seq: id_ for seq, id_ in db.execute(_INSERT_MESSAGES, rows)}
-    for row, message in zip(rows, messages, strict=True):
+    if db.get_bind().dialect.name == "postgresql":
+        ids = _append_in_one_statement(db, conversation_id, rows, now, answered_turn_id)
+    else:
+        last = db.execute(
+            _RESERVE_SEQ, {"p_conversation_id": conversation_id, "p_count": len(messages), "p_now": now}
+        ).scalar_one()
+        for offset, row in enumerate(rows):
+            row["seq"] = last - len(rows) + 1 + offset
+        # executemany with RETURNING: SQLAlchemy sends one INSERT for all the rows ("insertmanyvalues") and,
+        # unlike .values(rows), reuses the compiled statement (compiling it was 13 % of a turn's CPU).
+        ids = {seq: id_ for seq, id_ in db.execute(_INSERT_MESSAGES, rows)}
+        if answered_turn_id is not None:
+            db.execute(_SET_RELAY_STATE, {"p_id": answered_turn_id, "p_state": RelayState.done})
+    for row, seq, message in zip(rows, sorted(ids), messages, strict=True):
+        row["seq"] = seq
         for column, value in row.items():  # every column set: none is left to load later
             setattr(message, column, value)
-        message.id = ids[row["seq"]]
+        message.id = ids[seq]
         # Stored by the INSERT above: the session now holds it as if it had been read back.
         make_transient_to_detached(message)
         db.add(message)
@@ -286,17 +311,23 @@ _CONVERSATIONS = Conversation.__table__
 _MESSAGES_TABLE = ChatMessage.__table__
 assert isinstance(_CONVERSATIONS, Table) and isinstance(_MESSAGES_TABLE, Table)
 
-_TURN_CONVERSATION = select(
-    Conversation, auth_sessions.bound_and_valid(Conversation.id, bindparam("p_now", type_=DateTime(timezone=True)))
-).where(Conversation.id == bindparam("p_conversation_id"))
-
+_RECENT_TURN = (ChatMessage.client_message_id == bindparam("p_client_message_id")) | (
+    (ChatMessage.sender == Sender.user) & (ChatMessage.created_at > bindparam("p_since"))
+)
 _RECENT_TURNS = (
     select(ChatMessage)
-    .where(
-        ChatMessage.conversation_id == bindparam("p_conversation_id"),
-        (ChatMessage.client_message_id == bindparam("p_client_message_id"))
-        | ((ChatMessage.sender == Sender.user) & (ChatMessage.created_at > bindparam("p_since"))),
+    .where(ChatMessage.conversation_id == bindparam("p_conversation_id"), _RECENT_TURN)
+    .order_by(ChatMessage.seq)
+)
+# The conversation, its signed-in state and its recent turns (none: one row with no message).
+_TURN_CONTEXT = (
+    select(
+        Conversation,
+        auth_sessions.bound_and_valid(Conversation.id, bindparam("p_now", type_=DateTime(timezone=True))),
+        ChatMessage,
     )
+    .outerjoin(ChatMessage, (ChatMessage.conversation_id == Conversation.id) & _RECENT_TURN)
+    .where(Conversation.id == bindparam("p_conversation_id"))
     .order_by(ChatMessage.seq)
 )
 
@@ -313,6 +344,54 @@ _SET_RELAY_STATE = (
 
 _INSERT_MESSAGES = insert(_MESSAGES_TABLE).returning(_MESSAGES_TABLE.c.seq, _MESSAGES_TABLE.c.id)
 _MESSAGE_FIELDS = ("sender", "kind", "text", "data", "client_message_id", "relay_text", "relay_state")
+
+# PostgreSQL: the sequence reservation, the INSERT of every message and the answered turn's mark in one
+# statement (data-modifying CTEs run once, to completion, whether or not the INSERT reads them). The
+# messages travel as one array per column, so the statement's text is the same for any number of them
+# and psycopg prepares it once per connection.
+_APPEND_POSTGRES = text(
+    """
+    WITH reserved AS (
+        UPDATE chat_conversations SET last_seq = last_seq + :p_count, updated_at = :p_now
+        WHERE id = :p_conversation_id
+        RETURNING last_seq
+    ), answered AS (
+        UPDATE chat_messages SET relay_state = 'done' WHERE id = :p_answered_id
+    )
+    INSERT INTO chat_messages
+        (conversation_id, seq, created_at, sender, kind, text, data, client_message_id, relay_text, relay_state)
+    SELECT :p_conversation_id, reserved.last_seq - :p_count + m.n, :p_now, m.sender, m.kind, m.text,
+           CAST(m.data AS json), m.client_message_id, m.relay_text, m.relay_state
+    FROM reserved, unnest(
+        CAST(:p_sender AS text[]), CAST(:p_kind AS text[]), CAST(:p_text AS text[]), CAST(:p_data AS text[]),
+        CAST(:p_client_message_id AS text[]), CAST(:p_relay_text AS text[]), CAST(:p_relay_state AS text[])
+    ) WITH ORDINALITY AS m(sender, kind, text, data, client_message_id, relay_text, relay_state, n)
+    RETURNING seq, id
+    """
+).bindparams(
+    bindparam("p_now", type_=DateTime(timezone=True)),
+    bindparam("p_count", type_=Integer),
+    bindparam("p_answered_id", type_=Integer),
+)
+
+
+def _append_in_one_statement(
+    db: Session, conversation_id: str, rows: list[dict[str, Any]], now: dt.datetime, answered_turn_id: int | None
+) -> dict[int, int]:
+    """{seq: id} of the stored rows (PostgreSQL)."""
+
+    def column(name: str) -> list[str | None]:
+        values = [row[name] for row in rows]
+        if name == "data":
+            return [None if v is None else json.dumps(v) for v in values]
+        return [None if v is None else str(v) for v in values]
+
+    parameters: dict[str, Any] = {f"p_{name}": column(name) for name in _MESSAGE_FIELDS}
+    parameters.update(p_conversation_id=conversation_id, p_count=len(rows), p_now=now, p_answered_id=answered_turn_id)
+    stored = {seq: id_ for seq, id_ in db.execute(_APPEND_POSTGRES, parameters)}
+    if len(stored) != len(rows):  # no such conversation: nothing was stored
+        raise not_found()
+    return stored
 
 
 def messages_after(*, db: Session, conversation_id: str, after: int, limit: int = 200) -> list[ChatMessage]:
@@ -492,13 +571,20 @@ def _interpret(db: Session, conversation: Conversation, data: MessageCreate) -> 
 
 
 def accept_user_turn(
-    *, db: Session, conversation: Conversation, data: MessageCreate, loaded_now: bool = False
+    *,
+    db: Session,
+    conversation: Conversation,
+    data: MessageCreate,
+    recent: list[ChatMessage] | None = None,
 ) -> AcceptedTurn:
     """Store a user turn once (a resend of the same client_message_id returns the stored one).
 
-    `loaded_now`: the caller read `conversation` in this transaction, so it is not read again.
+    `recent`: the caller read `conversation` and its recent turns just now (`turn_context`), so neither
+    is read again.
     """
-    recent = _recent_turns(db, conversation.id, data.client_message_id)
+    loaded_now = recent is not None
+    if recent is None:
+        recent = _recent_turns(db, conversation.id, data.client_message_id)
     existing = next((m for m in recent if m.client_message_id == data.client_message_id), None)
     if existing is not None:
         return AcceptedTurn(existing, duplicate=True, relay=_claim_retry(db, existing))
@@ -544,7 +630,7 @@ def relay_job(
 ) -> RelayJob | None:
     """What to send Rasa for a stored turn (or the start of the chat), or None when the bot is not answering.
 
-    `signed_in`: read by the caller in the transaction that stored the turn (`conversation_for_turn`);
+    `signed_in`: read by the caller in the transaction that stored the turn (`turn_context`);
     otherwise it is read here.
     """
     conversation = db.get(Conversation, conversation_id)
@@ -576,9 +662,8 @@ def complete_relay(*, db: Session, job: RelayJob, replies: list[BotReply]) -> li
             for reply in replies
         ],
         commit=False,
+        answered_turn_id=job.message_id,
     )
-    if job.message_id is not None:
-        db.execute(_SET_RELAY_STATE, {"p_id": job.message_id, "p_state": RelayState.done})
     db.commit()
     return stored
 

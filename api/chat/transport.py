@@ -61,7 +61,7 @@ async def process_turn(conversation_id: str, message_id: int | None, job: servic
                 return
             finally:
                 hub.set_typing(conversation_id, False)
-            stored = await in_db(_complete, job=job, replies=replies)
+            stored = await in_db(_complete, autocommit=True, job=job, replies=replies)
             service.deliver(conversation_id, stored)
         except Exception:
             # The turn stays stored (pending); a resend after STALE_RELAY relays it again.

@@ -134,7 +134,9 @@ class Connection:
             self.send_later({"type": "pong"})
             return
         try:
-            accepted, job = await transport.in_db(_accept, conversation_id=self.conversation_id, frame=frame)
+            accepted, job = await transport.in_db(
+                _accept, autocommit=True, conversation_id=self.conversation_id, frame=frame
+            )
         except ChatError as exc:
             self.send_later(_error_frame(exc.rule, exc.detail, frame.client_message_id))
             return
@@ -156,10 +158,13 @@ class Connection:
 
 
 def _accept(*, db: Any, conversation_id: str, frame: MessageFrame) -> tuple[service.AcceptedTurn, Any]:
-    """The stored turn, and what to relay for it, in one worker-thread call and one transaction (four
-    statements: test_a_relayed_turn_and_its_three_message_answer_take_few_database_statements)."""
-    conversation, signed_in = service.conversation_for_turn(db=db, conversation_id=conversation_id)
-    accepted = service.accept_user_turn(db=db, conversation=conversation, data=frame, loaded_now=True)
+    """The stored turn, and what to relay for it, in one worker-thread call. Run in an autocommit session:
+    on PostgreSQL that is two round trips, a read and a write that stores the turn atomically on its own
+    (test_a_relayed_turn_and_its_three_message_answer_take_few_round_trips)."""
+    conversation, signed_in, recent = service.turn_context(
+        db=db, conversation_id=conversation_id, client_message_id=frame.client_message_id
+    )
+    accepted = service.accept_user_turn(db=db, conversation=conversation, data=frame, recent=recent)
     job = (
         service.relay_job(db=db, conversation_id=conversation_id, message_id=accepted.message.id, signed_in=signed_in)
         if accepted.relay
