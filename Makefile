@@ -9,7 +9,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 export RASA_CACHE_DIRECTORY := $(CURDIR)/var/rasa-cache
 export MPLCONFIGDIR := $(CURDIR)/var/mpl
 
-.PHONY: run run-scaled test setup setup-test train lint validate pytest pytest-actions bench bench-stack bench-chat bench-chat-paced bench-rasa bench-relay nlu-heldout nlu-crossval clean help
+.PHONY: run run-scaled test setup setup-test train lint validate pytest pytest-actions pytest-postgres bench bench-stack bench-chat bench-chat-paced bench-rasa bench-relay nlu-heldout nlu-crossval clean help
 
 help:
 	@echo "make run    - set up and start the API, the action server and Rasa (Ctrl-C stops them)"
@@ -54,6 +54,12 @@ validate:
 pytest:
 	$(PY) -m pytest
 
+# The chat's storage has statements of its own for PostgreSQL (api/chat/service.py: one round trip per write):
+# its tests run again there, in a database of their own on TEST_POSTGRES_URL's server (tests/conftest.py).
+TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/postgres
+pytest-postgres:
+	DATABASE_URL=$(TEST_POSTGRES_URL) $(PY) -m pytest tests/api/chat tests/api/handoff -q
+
 # The custom actions' unit tests run in the action server's own environment (Python 3.10).
 pytest-actions:
 	.venv-rasa/bin/python -m pytest tests/actions -q --confcutdir=tests/actions
@@ -62,6 +68,7 @@ test: setup-test lint validate
 	@$(PY) -m stack train
 	@$(MAKE) --no-print-directory pytest-actions
 	@$(MAKE) --no-print-directory pytest
+	@$(MAKE) --no-print-directory pytest-postgres
 
 bench: setup
 	$(PY) -m bench.stack_bench
