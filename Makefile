@@ -55,10 +55,11 @@ pytest:
 	$(PY) -m pytest
 
 # The chat's storage has statements of its own for PostgreSQL (api/chat/service.py: one round trip per write):
-# its tests run again there, in a database of their own on TEST_POSTGRES_URL's server (tests/conftest.py).
-TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/postgres
+# its tests run again there, in a database of their own on TEST_POSTGRES_URL's server (tests/conftest.py;
+# by default the local server of stack/localhost.py).
 pytest-postgres:
-	DATABASE_URL=$(TEST_POSTGRES_URL) $(PY) -m pytest tests/api/chat tests/api/handoff -q
+	DATABASE_URL=$${TEST_POSTGRES_URL:-$$($(PY) -c 'from stack.localhost import LOCAL_POSTGRES; print(LOCAL_POSTGRES)')} \
+	  $(PY) -m pytest tests/api/chat tests/api/handoff -q
 
 # The custom actions' unit tests run in the action server's own environment (Python 3.10).
 pytest-actions:

@@ -263,29 +263,25 @@ def append_messages(
     callers may run it outside a transaction (`in_db(..., autocommit=True)`), which saves the BEGIN and
     COMMIT round trips as well.
     """
-    if not messages:
-        if answered_turn_id is not None:  # Rasa answered with silence: the turn is answered all the same
-            db.execute(_SET_RELAY_STATE, {"p_id": answered_turn_id, "p_state": RelayState.done})
-        if commit:
-            db.commit()
-        return messages
     now = _now()
     rows = [
         {"conversation_id": conversation_id, "created_at": now, **{c: getattr(m, c) for c in _MESSAGE_FIELDS}}
         for m in messages
     ]
-    if db.get_bind().dialect.name == "postgresql":
+    ids: dict[int, int] = {}
+    if rows and db.get_bind().dialect.name == "postgresql":
         ids = _append_in_one_statement(db, conversation_id, rows, now, answered_turn_id)
     else:
-        last = db.execute(
-            _RESERVE_SEQ, {"p_conversation_id": conversation_id, "p_count": len(messages), "p_now": now}
-        ).scalar_one()
-        for offset, row in enumerate(rows):
-            row["seq"] = last - len(rows) + 1 + offset
-        # executemany with RETURNING: SQLAlchemy sends one INSERT for all the rows ("insertmanyvalues") and,
-        # unlike .values(rows), reuses the compiled statement (compiling it was 13 % of a turn's CPU).
-        ids = {seq: id_ for seq, id_ in db.execute(_INSERT_MESSAGES, rows)}
-        if answered_turn_id is not None:
+        if rows:
+            last = db.execute(
+                _RESERVE_SEQ, {"p_conversation_id": conversation_id, "p_count": len(rows), "p_now": now}
+            ).scalar_one()
+            for offset, row in enumerate(rows):
+                row["seq"] = last - len(rows) + 1 + offset
+            # executemany with RETURNING: SQLAlchemy sends one INSERT for all the rows ("insertmanyvalues")
+            # and, unlike .values(rows), reuses the compiled statement (compiling it was 13 % of a turn's CPU).
+            ids = {seq: id_ for seq, id_ in db.execute(_INSERT_MESSAGES, rows)}
+        if answered_turn_id is not None:  # also when Rasa answered with silence
             db.execute(_SET_RELAY_STATE, {"p_id": answered_turn_id, "p_state": RelayState.done})
     for row, seq, message in zip(rows, sorted(ids), messages, strict=True):
         row["seq"] = seq
@@ -356,7 +352,7 @@ _APPEND_POSTGRES = text(
         WHERE id = :p_conversation_id
         RETURNING last_seq
     ), answered AS (
-        UPDATE chat_messages SET relay_state = 'done' WHERE id = :p_answered_id
+        UPDATE chat_messages SET relay_state = :p_answered_state WHERE id = :p_answered_id
     )
     INSERT INTO chat_messages
         (conversation_id, seq, created_at, sender, kind, text, data, client_message_id, relay_text, relay_state)
@@ -387,7 +383,13 @@ def _append_in_one_statement(
         return [None if v is None else str(v) for v in values]
 
     parameters: dict[str, Any] = {f"p_{name}": column(name) for name in _MESSAGE_FIELDS}
-    parameters.update(p_conversation_id=conversation_id, p_count=len(rows), p_now=now, p_answered_id=answered_turn_id)
+    parameters.update(
+        p_conversation_id=conversation_id,
+        p_count=len(rows),
+        p_now=now,
+        p_answered_id=answered_turn_id,
+        p_answered_state=RelayState.done.value,
+    )
     stored = {seq: id_ for seq, id_ in db.execute(_APPEND_POSTGRES, parameters)}
     if len(stored) != len(rows):  # no such conversation: nothing was stored
         raise not_found()
