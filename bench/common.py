@@ -45,7 +45,9 @@ def serve_rasa_stand_in(port: int) -> uvicorn.Server:
     RASA_ANSWER, so that what a benchmark measures is the client's or the relay's work, not Rasa's.
     Started when this returns; set `should_exit` on the server to stop it."""
     app = Starlette(routes=[Route("/webhooks/rest/webhook", _rasa_webhook, methods=["POST"])])
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    # Idle connections are kept as long as Rasa's server keeps them (120 s), not uvicorn's 5 s.
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", timeout_keep_alive=120)
+    server = uvicorn.Server(config)
     threading.Thread(target=server.run, daemon=True).start()
     while not server.started:
         time.sleep(0.05)

@@ -9,6 +9,10 @@ client). Reported: p50/p95 time to the first message of the answer on both paths
 the figure is the relay's latency on an otherwise idle machine, the quantity the chat benchmark's
 "relay adds at most 10 % to p50" target is about (bench/results/chat-profile.md).
 
+`--pause SECONDS` waits that long before each turn on both paths, as a supplier does while reading and
+typing: every process a turn goes through (the API, its worker threads, PostgreSQL's backend, the
+connection to Rasa) is then idle when the turn arrives, which back-to-back turns never see.
+
 `--baseline REVISION` runs the API of an earlier commit beside the working tree's, each on its own fresh
 database, in rounds of rotating order against the same stand-in: a before/after in one run, as the
 machine's load drifts (both with this tree's uvicorn options, stack.services.API_SERVER_OPTIONS).
@@ -52,18 +56,18 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def _relay_turns(api: str, turns: int) -> list[float]:
+def _relay_turns(api: str, turns: int, pause: float = 0.0) -> list[float]:
     """Turns through the chat WebSocket, in chats of TURNS_PER_CHAT (below the per-minute limit)."""
     times: list[float] = []
     while len(times) < turns:
-        times += _one_chat(api, min(TURNS_PER_CHAT, turns - len(times)))
+        times += _one_chat(api, min(TURNS_PER_CHAT, turns - len(times)), pause)
     return times
 
 
 _chats = itertools.count()
 
 
-def _one_chat(api: str, turns: int) -> list[float]:
+def _one_chat(api: str, turns: int, pause: float) -> list[float]:
     # Each chat from its own loopback address, as suppliers do: the limit on new chats is per address.
     index = next(_chats)
     address = f"127.0.{1 + index // 250}.{1 + index % 250}"
@@ -84,6 +88,7 @@ def _one_chat(api: str, turns: int) -> list[float]:
         ws.send(json.dumps({"type": "hello", "token": chat["client_token"], "after": 0}))
         wait_for(ws, len(RASA_ANSWER))  # the greeting: every measured turn starts with nothing in flight
         for _ in range(turns):
+            time.sleep(pause)
             sent = time.perf_counter()
             ws.send(json.dumps({"type": "message", "client_message_id": uuid.uuid4().hex, "text": "how big a pdf?"}))
             while (frame := json.loads(ws.recv(timeout=30)))["type"] != "ack":
@@ -94,10 +99,11 @@ def _one_chat(api: str, turns: int) -> list[float]:
     return times
 
 
-def _floor_turns(rasa: str, turns: int) -> list[float]:
+def _floor_turns(rasa: str, turns: int, pause: float = 0.0) -> list[float]:
     times = []
     with httpx.Client(timeout=30) as client:
         for _ in range(turns):
+            time.sleep(pause)
             sent = time.perf_counter()
             response = client.post(f"{rasa}/webhooks/rest/webhook", json={"sender": "x", "message": "how big a pdf?"})
             assert response.json() == RASA_ANSWER
@@ -134,6 +140,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--turns", type=int, default=300, help="Turns per path per round.")
     parser.add_argument("--rounds", type=int, default=3, help="Alternating rounds of the paths.")
     parser.add_argument("--sqlite", action="store_true", help="Use SQLite, not PostgreSQL.")
+    parser.add_argument("--pause", type=float, default=0.0, help="Seconds of idle before each turn (both paths).")
     parser.add_argument(
         "--baseline", metavar="REVISION", help="Also run the API of this git revision, side by side (before/after)."
     )
@@ -171,9 +178,9 @@ def main(argv: list[str] | None = None) -> None:
             for label in order:
                 api, process = apis[label]
                 before = sum(process.cpu_times()[:2])
-                relay[label] += _relay_turns(api, args.turns)
+                relay[label] += _relay_turns(api, args.turns, args.pause)
                 cpu_per_turn[label].append((sum(process.cpu_times()[:2]) - before) / args.turns)
-            floor += _floor_turns(floor_url, args.turns)
+            floor += _floor_turns(floor_url, args.turns, args.pause)
         if spy is not None:
             spy.send_signal(signal.SIGINT)
             spy.wait(timeout=60)
@@ -193,6 +200,7 @@ def main(argv: list[str] | None = None) -> None:
         f"{ms * _percentile(floor, 0.95):.2f} | | |"
     )
     print(f"\nAPI CPU per turn: the median of {args.rounds} rounds; chat starts included.")
+    print(f"Pause before each turn: {args.pause:g} s.")
     if args.baseline:
         mine, base = labels
         ratio = (statistics.median(relay[mine]) - statistics.median(floor)) / (

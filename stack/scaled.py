@@ -35,6 +35,9 @@ from stack.follow import READY_LINE
 from stack.preflight import PreflightError, port_problem
 from stack.services import Service, Supervisor, build_services
 
+RASA_SIDE_KEEPALIVE_SECONDS = 75
+"""How long nginx keeps an idle connection from an API worker to the Rasa servers: longer than the relay's
+own keep-alive (api/chat/relay.py: KEEPALIVE_SECONDS), so that the relay always closes first."""
 UNPACKED_NGINX = paths.VAR / "tools" / "nginx" / "usr" / "sbin" / "nginx"
 
 
@@ -126,6 +129,7 @@ http {{
     }}
     server {{
         listen 127.0.0.1:{layout.rasa_port};
+        keepalive_timeout {RASA_SIDE_KEEPALIVE_SECONDS}s;
         location / {{
             proxy_pass http://chat_rasa;
             proxy_http_version 1.1;

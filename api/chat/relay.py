@@ -23,9 +23,14 @@ from api.config import get_settings
 logger = logging.getLogger("api.chat.relay")
 
 RASA_TIMEOUT = aiohttp.ClientTimeout(total=60.0, connect=3.0)
-KEEPALIVE_SECONDS = 4.0
-"""An idle connection to Rasa is closed after this long: before Rasa's server (Sanic, 5 s) closes it,
-so a turn is never sent on a connection that the other end is closing."""
+KEEPALIVE_SECONDS = 60.0
+"""An idle connection to Rasa is closed after this long: before the server at RASA_URL closes it, so that
+a turn is never sent on a connection the other end is closing. Rasa's server keeps an idle connection for
+120 s (`rasa run` sets Sanic's KEEP_ALIVE_TIMEOUT from `rasa.core.constants.DEFAULT_KEEP_ALIVE_TIMEOUT`,
+not Sanic's own 5 s), and the nginx in front of the Rasa servers in the scaled layout for 75 s
+(`keepalive_timeout`, stack/scaled.py and deploy/nginx.conf). Suppliers pause for seconds between turns:
+at 4 s, a quarter of the paced benchmark's turns opened a new connection to Rasa first
+(bench/results/chat-profile.md, session 12). tests/stack/test_live_stack.py checks both servers' values."""
 MAX_TEXT_CHARS = 4_000
 MAX_BUTTONS = 10
 MAX_BUTTON_TITLE = 200

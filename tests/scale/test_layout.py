@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
+from api.chat import relay
 from stack.localhost import LOCAL_POSTGRES
 from stack.scaled import Layout, nginx_binary, nginx_config
 from tests.live_stack import ROOT
@@ -54,3 +56,20 @@ def test_rendered_nginx_configuration_is_valid(tmp_path):
         assert f"server 127.0.0.1:{port} " in text
     assert "proxy_set_header Upgrade $http_upgrade;" in text
     assert "proxy_set_header X-Forwarded-For $remote_addr;" in text
+
+
+def _keepalive_after(config: str, listen: str) -> int:
+    """The keepalive_timeout (seconds) of the server block that listens on `listen`."""
+    block = config.split(f"listen {listen};", 1)[1].split("location", 1)[0]
+    found = re.search(r"keepalive_timeout (\d+)s;", block)
+    assert found, f"no keepalive_timeout in the server block of {listen}"
+    return int(found[1])
+
+
+def test_nginx_keeps_the_relays_idle_connections_to_rasa_open_longer_than_the_relay_does(tmp_path):
+    # Otherwise a turn could be sent on a connection nginx is closing, and fail (api/chat/relay.py).
+    layout = Layout(18000, (18001, 18002), 15005, (15006, 15007), 15055)
+    rendered = nginx_config(layout, tmp_path / "run", tmp_path)
+    assert _keepalive_after(rendered, "127.0.0.1:15005") > relay.KEEPALIVE_SECONDS
+    production = (ROOT / "deploy" / "nginx.conf").read_text()
+    assert _keepalive_after(production, "10.0.2.10:5005") > relay.KEEPALIVE_SECONDS

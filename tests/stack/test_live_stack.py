@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import socket
+import subprocess
+import time
 import uuid
+from urllib.parse import urlsplit
 
 import httpx
 import psutil
 import pytest
+
+from api.chat import relay
+from stack import paths
 
 pytestmark = pytest.mark.stack
 
@@ -94,3 +101,29 @@ def test_the_tracker_store_keeps_the_conversation_in_the_configured_database(liv
         )
     engine.dispose()
     assert "user" in rows and "bot" in rows
+
+
+def _get_root(sock: socket.socket) -> bytes:
+    sock.sendall(b"GET / HTTP/1.1\r\nHost: rasa\r\n\r\n")
+    received = b""
+    while b"Hello from Rasa" not in received:
+        chunk = sock.recv(4096)
+        if not chunk:
+            return received  # the server closed the connection
+        received += chunk
+    return received
+
+
+def test_rasa_keeps_an_idle_connection_open_longer_than_the_relay_does(live_stack):
+    # The relay keeps its idle connections to Rasa for KEEPALIVE_SECONDS and must close them first: a turn
+    # sent on a connection the server is closing fails. Rasa's value is its own constant...
+    rasa_python = paths.RASA_VENV / "bin" / "python"
+    code = "from rasa.core.constants import DEFAULT_KEEP_ALIVE_TIMEOUT as t; print(t)"
+    rasa_seconds = int(subprocess.run([rasa_python, "-c", code], capture_output=True, text=True, check=True).stdout)
+    assert rasa_seconds > relay.KEEPALIVE_SECONDS
+    # ... and the running server uses it, not Sanic's default of 5 s: an idle connection still answers.
+    address = urlsplit(live_stack.rasa_url)
+    with socket.create_connection((address.hostname, address.port), timeout=30) as sock:
+        assert b" 200 " in _get_root(sock)
+        time.sleep(7)
+        assert b" 200 " in _get_root(sock), "Rasa closed a connection idle for 7 s"

@@ -79,9 +79,17 @@ class FakeRasa:
 
 def _serve(app: Any, port: int) -> tuple[uvicorn.Server, threading.Thread]:
     config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", ws_per_message_deflate=False
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        lifespan="on",
+        ws_per_message_deflate=False,
+        timeout_keep_alive=120,
     )
-    server = uvicorn.Server(config)  # ws_per_message_deflate as in stack.services.API_SERVER_OPTIONS
+    # ws_per_message_deflate as in stack.services.API_SERVER_OPTIONS; idle connections kept as long as
+    # Rasa keeps them (the relay's keep-alive is set below that: api/chat/relay.py KEEPALIVE_SECONDS).
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 120
