@@ -102,6 +102,12 @@ def password_candidates(text: str) -> list[str]:
     return [v for v in dict.fromkeys(variants) if len(v) >= passwords.MIN_LENGTH][:PASSWORD_CHECKS]
 
 
+def needs_lookup(text: str) -> bool:
+    """Whether `refusal` reads the chat's user for `text`: it holds a 6-digit number or a password candidate.
+    Otherwise `refusal` checks the text alone and needs neither the database nor the pre-chat fields."""
+    return CODE.search(text) is not None or bool(password_candidates(text))
+
+
 def refusal(*, db: Session, conversation_id: str, prechat: dict | None, text: str) -> tuple[str, str] | None:
     """(rule, sentence) when typed `text` holds a code, a key or token, or the chat user's password; else None.
 

@@ -17,9 +17,10 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import DateTime, Integer, Table, bindparam, func, insert, select, text, update
+from sqlalchemy import DateTime, Integer, Table, bindparam, case, exists, func, insert, literal, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.sql.expression import BindParameter
 
 from api.auth import clock as auth_clock
 from api.auth import sessions as auth_sessions
@@ -553,7 +554,17 @@ def _interpret(db: Session, conversation: Conversation, data: MessageCreate) -> 
         if button is None:
             raise _command_not_allowed()
         return MessageKind.text, button["title"], payload, {"button_payload": payload}
-    text = CONTROL_CHARACTERS.sub("", data.text).strip()
+    text, relay = _typed_text(data.text)
+    # A code, token or password typed here by mistake is neither stored nor relayed (see guard.py).
+    refused = guard.refusal(db=db, conversation_id=conversation.id, prechat=conversation.prechat, text=text)
+    if refused is not None:
+        raise ChatError(422, *refused)
+    return MessageKind.text, text, relay, {}
+
+
+def _typed_text(typed: str) -> tuple[str, str]:
+    """(text to show, text to relay) of a typed message; raises when it is too long or empty."""
+    text = CONTROL_CHARACTERS.sub("", typed).strip()
     if len(text) > MAX_MESSAGE_CHARS:
         raise ChatError(
             422,
@@ -565,11 +576,7 @@ def _interpret(db: Session, conversation: Conversation, data: MessageCreate) -> 
     relay = text.lstrip("/").strip()
     if not relay:
         raise ChatError(422, "message_empty", "The message is empty; type something before sending.")
-    # A code, token or password typed here by mistake is neither stored nor relayed (see guard.py).
-    refused = guard.refusal(db=db, conversation_id=conversation.id, prechat=conversation.prechat, text=text)
-    if refused is not None:
-        raise ChatError(422, *refused)
-    return MessageKind.text, text, relay, {}
+    return text, relay
 
 
 def accept_user_turn(
@@ -652,6 +659,128 @@ def relay_job(
     return RelayJob(
         conversation_id, message.relay_text or message.text, metadata, message.id, message.client_message_id
     )
+
+
+# PostgreSQL: a typed turn stored in one statement, with what relaying it needs. The sequence number is
+# reserved only when the conversation is not closed, the turn is no resend of a stored one and the user sent
+# fewer than MAX_MESSAGES_PER_MINUTE turns in the last minute; then the turn is inserted, `pending` for the
+# bot or `held` for people, and the row comes back with the pre-chat fields and the signed-in state. When
+# nothing comes back, `accept_user_turn` finds out why, as for any turn.
+_P_CONVERSATION: BindParameter[str] = bindparam("p_conversation_id")
+_P_NOW = bindparam("p_now", type_=DateTime(timezone=True))
+_P_CLIENT_ID: BindParameter[str] = bindparam("p_client_message_id")
+_RESERVED_FOR_TURN = (
+    update(_CONVERSATIONS)
+    .where(
+        _CONVERSATIONS.c.id == _P_CONVERSATION,
+        _CONVERSATIONS.c.status != ConversationStatus.closed,
+        ~exists().where(
+            _MESSAGES_TABLE.c.conversation_id == _P_CONVERSATION, _MESSAGES_TABLE.c.client_message_id == _P_CLIENT_ID
+        ),
+        select(func.count())
+        .select_from(_MESSAGES_TABLE)
+        .where(
+            _MESSAGES_TABLE.c.conversation_id == _P_CONVERSATION,
+            _MESSAGES_TABLE.c.sender == Sender.user,
+            _MESSAGES_TABLE.c.created_at > bindparam("p_since", type_=DateTime(timezone=True)),
+        )
+        .scalar_subquery()
+        < MAX_MESSAGES_PER_MINUTE,
+    )
+    .values(last_seq=_CONVERSATIONS.c.last_seq + 1, updated_at=_P_NOW)
+    .returning(_CONVERSATIONS.c.id, _CONVERSATIONS.c.last_seq, _CONVERSATIONS.c.status, _CONVERSATIONS.c.prechat)
+    .cte("reserved")
+)
+_STATE_TYPE = _MESSAGES_TABLE.c.relay_state.type
+_TYPED_TURN_COLUMNS = [
+    *("conversation_id", "seq", "created_at", "sender", "kind", "text", "client_message_id"),
+    *("relay_text", "relay_state"),
+]
+_ACCEPT_TYPED_POSTGRES = (
+    insert(_MESSAGES_TABLE)
+    .from_select(
+        _TYPED_TURN_COLUMNS,
+        select(
+            _RESERVED_FOR_TURN.c.id,
+            _RESERVED_FOR_TURN.c.last_seq,
+            _P_NOW,
+            literal(Sender.user, _MESSAGES_TABLE.c.sender.type),
+            literal(MessageKind.text, _MESSAGES_TABLE.c.kind.type),
+            bindparam("p_text"),
+            _P_CLIENT_ID,
+            bindparam("p_relay_text"),
+            case(
+                (_RESERVED_FOR_TURN.c.status == ConversationStatus.bot, literal(RelayState.pending, _STATE_TYPE)),
+                else_=literal(RelayState.held, _STATE_TYPE),
+            ),
+        ),
+    )
+    .returning(
+        _MESSAGES_TABLE.c.id,
+        _MESSAGES_TABLE.c.seq,
+        _MESSAGES_TABLE.c.relay_state,
+        select(_RESERVED_FOR_TURN.c.prechat).scalar_subquery(),
+        auth_sessions.bound_and_valid(_P_CONVERSATION, bindparam("p_auth_now", type_=DateTime(timezone=True))),
+    )
+)
+
+
+def accept_typed_turn(
+    *, db: Session, conversation_id: str, data: MessageCreate
+) -> tuple[AcceptedTurn, RelayJob | None] | None:
+    """A typed turn stored in one round trip on PostgreSQL (`_ACCEPT_TYPED_POSTGRES`), with its relay job;
+    None when the turn needs the general way (`turn_context`, `accept_user_turn`, `relay_job`): on SQLite,
+    for buttons and commands, for text the guard checks against the chat's user, and for every turn the
+    statement did not store (a resend, a closed chat, too many messages, a rule the text breaks), so that
+    each gets the same answer as through the general way. Run it in an autocommit session.
+
+    The general way costs two round trips and loads the conversation and its recent turns as objects: about
+    twice the time of this one (bench/results/chat-profile.md, session 12).
+    """
+    if data.payload is not None or db.get_bind().dialect.name != "postgresql":
+        return None
+    try:
+        text, relay_text = _typed_text(data.text)
+    except ChatError:
+        return None
+    if guard.needs_lookup(text) or guard.refusal(db=db, conversation_id=conversation_id, prechat=None, text=text):
+        return None
+    now = _now()
+    parameters = {
+        "p_conversation_id": conversation_id,
+        "p_client_message_id": data.client_message_id,
+        "p_now": now,
+        "p_since": now - RATE_WINDOW,
+        "p_auth_now": auth_clock.now(),
+        "p_text": text,
+        "p_relay_text": relay_text,
+    }
+    try:
+        row = db.execute(_ACCEPT_TYPED_POSTGRES, parameters).first()
+    except IntegrityError:  # the same turn stored at this moment by another connection: a resend
+        db.rollback()
+        return None
+    if row is None:
+        return None
+    message_id, seq, state, prechat, signed_in = row
+    message = ChatMessage(
+        id=message_id,
+        conversation_id=conversation_id,
+        seq=seq,
+        created_at=now,
+        sender=Sender.user,
+        kind=MessageKind.text,
+        text=text,
+        data=None,
+        client_message_id=data.client_message_id,
+        relay_text=relay_text,
+        relay_state=state,
+    )
+    if state is not RelayState.pending:
+        return AcceptedTurn(message, duplicate=False, relay=False), None
+    metadata = {"prechat": prechat, "signed_in": bool(signed_in)}
+    job = RelayJob(conversation_id, relay_text, metadata, message_id, data.client_message_id)
+    return AcceptedTurn(message, duplicate=False, relay=True), job
 
 
 def complete_relay(*, db: Session, job: RelayJob, replies: list[BotReply]) -> list[ChatMessage]:

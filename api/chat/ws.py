@@ -159,8 +159,12 @@ class Connection:
 
 def _accept(*, db: Any, conversation_id: str, frame: MessageFrame) -> tuple[service.AcceptedTurn, Any]:
     """The stored turn, and what to relay for it, in one worker-thread call. Run in an autocommit session:
-    on PostgreSQL that is two round trips, a read and a write that stores the turn atomically on its own
+    on PostgreSQL a typed turn is one round trip (`accept_typed_turn`), any other turn two, a read and a
+    write that stores the turn atomically on its own
     (test_a_relayed_turn_and_its_three_message_answer_take_few_round_trips)."""
+    typed = service.accept_typed_turn(db=db, conversation_id=conversation_id, data=frame)
+    if typed is not None:
+        return typed
     conversation, signed_in, recent = service.turn_context(
         db=db, conversation_id=conversation_id, client_message_id=frame.client_message_id
     )

@@ -152,3 +152,16 @@ def test_a_six_digit_bidder_number_of_the_signed_in_supplier_goes_through(bound_
     answer = bound_chat.post("my code is 654321")  # any other 6-digit number is still refused
     assert answer.status_code == 422 and answer.json()["rule"] == "code_in_message"
     bound_chat.wait_for(lambda m: m["sender"] == "user" and number in m["text"])
+
+
+def test_a_signed_in_chats_turn_over_the_websocket_tells_rasa_it_is_signed_in(bound_chat, fake_rasa):
+    # On PostgreSQL a typed turn is stored with its signed-in state in one statement (accept_typed_turn).
+    socket = bound_chat.socket(after=bound_chat.messages()["last_seq"])
+    try:
+        socket.say("show my upload history")
+        socket.messages_until(lambda m: m["sender"] == "bot")
+    finally:
+        socket.close()
+    turn = fake_rasa.turns(bound_chat.conversation_id)[-1]
+    assert turn["message"] == "show my upload history"
+    assert turn["metadata"]["signed_in"] is True

@@ -259,6 +259,29 @@ def test_an_ended_chat_takes_no_more_messages(chat):
     assert messages[-1]["text"] == "You ended the chat."
 
 
+def test_over_the_websocket_a_typed_turn_that_breaks_a_rule_is_refused_and_not_stored(chat, fake_rasa):
+    # The rules of accept_user_turn, which a typed turn meets in one statement on PostgreSQL (accept_typed_turn).
+    socket = chat.socket(after=chat.messages()["last_seq"])
+    sent = {
+        "message_too_long": "y" * 2001,
+        "message_empty": "  /  ",
+        "secret_in_message": "my key is JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP",
+    }
+    for rule, text in sent.items():
+        client_id = socket.say(text)
+        frame = socket.until(lambda f: f["type"] in ("error", "ack"))[-1]
+        assert (frame["type"], frame["rule"], frame["client_message_id"]) == ("error", rule, client_id)
+    closed = chat.server.http.post(f"{chat.path}/close", headers=chat.headers)
+    assert closed.status_code == 200
+    client_id = socket.say("one more thing")
+    frame = socket.until(lambda f: f["type"] == "error")[-1]
+    assert (frame["rule"], frame["client_message_id"]) == ("conversation_closed", client_id)
+    socket.close()
+    user_texts = [m["text"] for m in chat.messages()["messages"] if m["sender"] == "user"]
+    assert user_texts == []
+    assert not any(t["message"] in (*sent.values(), "one more thing") for t in fake_rasa.turns(chat.conversation_id))
+
+
 def test_a_relayed_turn_and_its_three_message_answer_take_few_round_trips(chat, db):
     """Each round trip to PostgreSQL waits for its server process to be scheduled, and storing the turn and
     the answer are the relay's whole overhead over Rasa alone (bench/results/chat-profile.md). On
@@ -330,9 +353,9 @@ def test_a_relayed_turn_and_its_three_message_answer_take_few_round_trips(chat, 
     assert accepted.relay and job.text == "How big can my PDF be?"
     assert job.metadata["signed_in"] is False
     if postgres:
-        # The chat with its signed-in state and its recent turns (resend and rate check) in one read; the
-        # sequence number and the turn in one write; no BEGIN or COMMIT.
-        assert (accepting, accepting_trips) == (["SELECT", "WITH"], 2)
+        # A typed turn: the rules, the sequence number, the turn, the pre-chat fields and the signed-in state
+        # in one statement; no BEGIN or COMMIT.
+        assert (accepting, accepting_trips) == (["WITH"], 1)
         # The sequence numbers, the three replies and the turn's mark in one write.
         assert (answering, answering_trips) == (["WITH"], 1)
     else:
@@ -347,3 +370,19 @@ def test_a_relayed_turn_and_its_three_message_answer_take_few_round_trips(chat, 
     assert [(m["seq"], m["text"]) for m in shown] == [(m.seq, m.text) for m in stored]
     turn = db.get(ChatMessage, accepted.message.id)
     assert turn is not None and turn.relay_state is RelayState.done
+
+    # Any other turn (here a typed one, the way a button's turn goes): the chat with its signed-in state and
+    # its recent turns (resend and rate check) in one read, then the sequence number and the turn in one write.
+    def general_way(session):
+        other = MessageCreate(client_message_id=uuid.uuid4().hex, text="And the file name?")
+        conversation, _, recent = service.turn_context(
+            db=session, conversation_id=chat.conversation_id, client_message_id=other.client_message_id
+        )
+        return service.accept_user_turn(db=session, conversation=conversation, data=other, recent=recent)
+
+    general, generally, general_trips = traced(general_way)
+    assert general.relay
+    if postgres:
+        assert (generally, general_trips) == (["SELECT", "WITH"], 2)
+    else:
+        assert generally == ["BEGIN", "SELECT", "UPDATE", "INSERT"], generally
