@@ -58,6 +58,8 @@ from stack.localhost import free_port
 RESULTS = paths.ROOT / "bench" / "results"
 TARGET_RATIO = 1.10
 TARGET_ACTION_P95_MS = 300.0
+PATHS = ("relay", "floor")
+ACTIONS: tuple[bool | None, ...] = (None, False, True)  # all turns, turns without and with custom actions
 
 
 # --- the database and the stack -------------------------------------------------------------------------
@@ -358,12 +360,8 @@ def report(
     notes: list[str],
     think: float = 0.0,
 ) -> str:
-    table: dict[tuple[int, str, bool | None], Figures] = {}
-    for level in levels:
-        for path in ("relay", "floor"):
-            chosen = [r for r in rounds if r.level == level and r.path == path]
-            for action in (None, False, True):
-                table[(level, path, action)] = figures(chosen, action)
+    chosen = {(lv, path): [r for r in rounds if r.level == lv and r.path == path] for lv in levels for path in PATHS}
+    table = {(lv, path, action): figures(chosen[(lv, path)], action) for (lv, path) in chosen for action in ACTIONS}
     image = outputs(think)[1]
     pacing = (
         f"Each supplier pauses between turns (reading, typing): exponential, mean {think:g} s; the suppliers "
@@ -412,8 +410,8 @@ def report(
     for level in levels:
         ratio = table[(level, "relay", None)].p50 / table[(level, "floor", None)].p50
         low, high = ratio_interval(
-            [t for r in rounds if r.level == level and r.path == "relay" for t in r.results],
-            [t for r in rounds if r.level == level and r.path == "floor" for t in r.results],
+            [t for r in chosen[(level, "relay")] for t in r.results],
+            [t for r in chosen[(level, "floor")] for t in r.results],
         )
         lines.append(
             f"| relay p50 / floor p50, {level} concurrent | {ratio:.2f} | {low:.2f} to {high:.2f} | "
@@ -433,12 +431,10 @@ def report(
     lines += ["", "## CPU per answered turn (ms, each service's process tree; the benchmark client too)", ""]
     names = sorted({n for r in rounds for n in r.cpu})
     lines += ["| concurrent | path | " + " | ".join(names) + " |", "|---|---|" + "---|" * len(names)]
-    for level in levels:
-        for path in ("relay", "floor"):
-            chosen = [r for r in rounds if r.level == level and r.path == path]
-            turns = sum(1 for r in chosen for t in r.results if t.ok) or 1
-            cells = [f"{sum(r.cpu.get(n, 0.0) for r in chosen) / turns * 1000:.0f}" for n in names]
-            lines.append(f"| {level} | {path} | " + " | ".join(cells) + " |")
+    for (level, path), picked in chosen.items():
+        turns = sum(1 for r in picked for t in r.results if t.ok) or 1
+        cells = [f"{sum(r.cpu.get(n, 0.0) for r in picked) / turns * 1000:.0f}" for n in names]
+        lines.append(f"| {level} | {path} | " + " | ".join(cells) + " |")
     lines += ["", f"![latency chart]({image})", ""]
     if notes:
         lines += ["## Notes", "", *notes, ""]

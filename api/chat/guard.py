@@ -104,8 +104,17 @@ def password_candidates(text: str) -> list[str]:
 
 def needs_lookup(text: str) -> bool:
     """Whether `refusal` reads the chat's user for `text`: it holds a 6-digit number or a password candidate.
-    Otherwise `refusal` checks the text alone and needs neither the database nor the pre-chat fields."""
+    Otherwise `refusal` is `secret_refusal`: the text alone, without the database or the pre-chat fields."""
     return CODE.search(text) is not None or bool(password_candidates(text))
+
+
+def secret_refusal(text: str) -> tuple[str, str] | None:
+    """(rule, sentence) when `text` holds something shaped like a key or a sign-in token; else None."""
+    if any(_is_token(m.group(0)) for m in TOKEN.finditer(text)) or any(
+        _is_key(m.group(0)) for m in BASE32_KEY.finditer(text)
+    ):
+        return "secret_in_message", REFUSALS["secret_in_message"]
+    return None
 
 
 def refusal(*, db: Session, conversation_id: str, prechat: dict | None, text: str) -> tuple[str, str] | None:
@@ -120,10 +129,8 @@ def refusal(*, db: Session, conversation_id: str, prechat: dict | None, text: st
     user = _chat_user(db, conversation_id) if codes or candidates else None
     if codes - set(user.bidder_numbers if user is not None else ()):
         return "code_in_message", REFUSALS["code_in_message"]
-    if any(_is_token(m.group(0)) for m in TOKEN.finditer(text)) or any(
-        _is_key(m.group(0)) for m in BASE32_KEY.finditer(text)
-    ):
-        return "secret_in_message", REFUSALS["secret_in_message"]
+    if secret := secret_refusal(text):
+        return secret
     if user is not None and any(passwords.verify_password(user.password_hash, c) for c in candidates):
         return "password_in_message", REFUSALS["password_in_message"]
     return None

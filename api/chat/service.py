@@ -693,8 +693,15 @@ _RESERVED_FOR_TURN = (
 )
 _STATE_TYPE = _MESSAGES_TABLE.c.relay_state.type
 _TYPED_TURN_COLUMNS = [
-    *("conversation_id", "seq", "created_at", "sender", "kind", "text", "client_message_id"),
-    *("relay_text", "relay_state"),
+    "conversation_id",
+    "seq",
+    "created_at",
+    "sender",
+    "kind",
+    "text",
+    "client_message_id",
+    "relay_text",
+    "relay_state",
 ]
 _ACCEPT_TYPED_POSTGRES = (
     insert(_MESSAGES_TABLE)
@@ -743,7 +750,7 @@ def accept_typed_turn(
         text, relay_text = _typed_text(data.text)
     except ChatError:
         return None
-    if guard.needs_lookup(text) or guard.refusal(db=db, conversation_id=conversation_id, prechat=None, text=text):
+    if guard.needs_lookup(text) or guard.secret_refusal(text):
         return None
     now = _now()
     parameters = {
